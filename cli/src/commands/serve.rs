@@ -1,0 +1,65 @@
+//! `stele serve`: run the registry.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use stele_compat::CompatibilityLevel;
+use stele_registry::server;
+use stele_registry::settings::{DatabaseUrl, LogFormat, Settings};
+
+#[derive(Args, Debug)]
+pub struct ServeOpts {
+    /// Address to listen on.
+    #[arg(long, env = "STELE_LISTEN", default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...`.
+    #[arg(long, env = "STELE_DATABASE_URL", default_value = "sqlite://stele.db", hide_env_values = true)]
+    database: String,
+    /// Compatibility level for subjects with none configured.
+    #[arg(long, env = "STELE_DEFAULT_COMPATIBILITY", default_value = "BACKWARD", value_parser = parse_level)]
+    default_compatibility: CompatibilityLevel,
+    /// Log format.
+    #[arg(long, env = "STELE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
+    raw.parse().map_err(|_| {
+        "expected one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE".to_owned()
+    })
+}
+
+pub fn run(opts: ServeOpts) -> anyhow::Result<ExitCode> {
+    let settings = Settings {
+        listen: opts.listen,
+        database: DatabaseUrl::new(opts.database),
+        default_compatibility: opts.default_compatibility,
+        log_format: match opts.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+    };
+    stele_registry::telemetry::init(settings.log_format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = server::open_store(&settings).await.context("opening the database")?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(listen.address = %address, database = ?settings.database, "stele listening on http://{address}");
+        server::run(listener, server::state(store, &settings), server::shutdown_signal())
+            .await
+            .context("serving")?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

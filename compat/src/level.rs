@@ -1,0 +1,150 @@
+//! Compatibility levels: which (reader, writer) pairs a check compares.
+//!
+//! The format checkers answer one question: can this reader read what that
+//! writer wrote? A level turns a new schema and a subject's history into those
+//! questions. BACKWARD asks whether the new schema reads the old one, FORWARD
+//! whether the old one reads the new, FULL both; the `_TRANSITIVE` forms ask it
+//! of every earlier version, the others of the latest only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::finding::{Incompatibility, Role};
+use crate::schema::ParsedSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompatibilityLevel {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+impl CompatibilityLevel {
+    pub const ALL: [CompatibilityLevel; 7] = [
+        CompatibilityLevel::None,
+        CompatibilityLevel::Backward,
+        CompatibilityLevel::BackwardTransitive,
+        CompatibilityLevel::Forward,
+        CompatibilityLevel::ForwardTransitive,
+        CompatibilityLevel::Full,
+        CompatibilityLevel::FullTransitive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompatibilityLevel::None => "NONE",
+            CompatibilityLevel::Backward => "BACKWARD",
+            CompatibilityLevel::BackwardTransitive => "BACKWARD_TRANSITIVE",
+            CompatibilityLevel::Forward => "FORWARD",
+            CompatibilityLevel::ForwardTransitive => "FORWARD_TRANSITIVE",
+            CompatibilityLevel::Full => "FULL",
+            CompatibilityLevel::FullTransitive => "FULL_TRANSITIVE",
+        }
+    }
+
+    pub fn is_transitive(self) -> bool {
+        matches!(
+            self,
+            CompatibilityLevel::BackwardTransitive
+                | CompatibilityLevel::ForwardTransitive
+                | CompatibilityLevel::FullTransitive
+        )
+    }
+
+    /// Whether the new schema must read data written with old ones.
+    fn checks_backward(self) -> bool {
+        matches!(
+            self,
+            CompatibilityLevel::Backward
+                | CompatibilityLevel::BackwardTransitive
+                | CompatibilityLevel::Full
+                | CompatibilityLevel::FullTransitive
+        )
+    }
+
+    /// Whether old schemas must read data written with the new one.
+    fn checks_forward(self) -> bool {
+        matches!(
+            self,
+            CompatibilityLevel::Forward
+                | CompatibilityLevel::ForwardTransitive
+                | CompatibilityLevel::Full
+                | CompatibilityLevel::FullTransitive
+        )
+    }
+}
+
+impl fmt::Display for CompatibilityLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid compatibility level {0}")]
+pub struct InvalidLevel(pub String);
+
+/// Level names are accepted in any case, as Confluent does.
+impl FromStr for CompatibilityLevel {
+    type Err = InvalidLevel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CompatibilityLevel::ALL
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| InvalidLevel(s.to_owned()))
+    }
+}
+
+/// The problems found between a new schema and one earlier version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionFailure {
+    /// Index into the `previous` slice given to [`check_level`].
+    pub index: usize,
+    pub problems: Vec<Incompatibility>,
+}
+
+/// Every incompatibility of `new` with one pair of schemas.
+/// FULL reports the forward problems first, then the backward ones, as Confluent does.
+pub fn check_pair(level: CompatibilityLevel, new: &ParsedSchema, old: &ParsedSchema) -> Vec<Incompatibility> {
+    let mut problems = Vec::new();
+    if new.schema_type != old.schema_type {
+        if level != CompatibilityLevel::None {
+            problems.push(crate::schema::different_type());
+        }
+        return problems;
+    }
+    if level.checks_forward() {
+        problems.extend(ParsedSchema::read_problems(old, new, Role::Old));
+    }
+    if level.checks_backward() {
+        problems.extend(ParsedSchema::read_problems(new, old, Role::New));
+    }
+    problems
+}
+
+/// Checks `new` against a subject's history (`previous`, oldest first) under
+/// `level`. Transitive levels go from the newest version to the oldest and stop
+/// at the first version that fails, like Confluent; the others compare the
+/// latest version only. `None` when compatible.
+pub fn check_level(level: CompatibilityLevel, new: &ParsedSchema, previous: &[&ParsedSchema]) -> Option<VersionFailure> {
+    if level == CompatibilityLevel::None {
+        return None;
+    }
+    let candidates: Box<dyn Iterator<Item = usize>> = if level.is_transitive() {
+        Box::new((0..previous.len()).rev())
+    } else {
+        Box::new(previous.len().checked_sub(1).into_iter())
+    };
+    for index in candidates {
+        let problems = check_pair(level, new, previous[index]);
+        if !problems.is_empty() {
+            return Some(VersionFailure { index, problems });
+        }
+    }
+    None
+}

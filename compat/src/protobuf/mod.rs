@@ -1,0 +1,215 @@
+//! Protobuf schemas: parsing with protox (references become imports, the
+//! well-known types and Confluent's bundled protos resolve without
+//! registration), the canonical `.proto` text Confluent stores, the
+//! `FileDescriptorProto` Confluent serves as `format=serialized`, and the
+//! compatibility rules.
+//!
+//! Two descriptors are kept. `written` comes from the parser before name
+//! resolution: type names, labels and options as the author wrote them, which is
+//! what the canonical text prints. `pool` holds the compiled, resolved files,
+//! which is what compatibility and payload checks reason about.
+
+mod confluent;
+mod render;
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use prost::Message as _;
+use prost_reflect::DescriptorPool;
+use prost_types::FileDescriptorProto;
+use prost_types::field_descriptor_proto::Type;
+
+use crate::finding::{Incompatibility, Role};
+use crate::schema::{ResolvedReference, SchemaError, SchemaType};
+
+pub use confluent::RULES as CONFLUENT_RULES;
+
+/// The name Confluent gives the schema's own file.
+const MAIN_FILE: &str = "default";
+
+const BUNDLED: &[(&str, &str)] = &[
+    ("confluent/meta.proto", include_str!("bundled/confluent/meta.proto")),
+    ("confluent/type/decimal.proto", include_str!("bundled/confluent/type/decimal.proto")),
+];
+
+/// A parsed Protobuf schema.
+#[derive(Debug, Clone)]
+pub struct ProtoSchema {
+    /// The file as written, with field kinds filled in from the compiled file.
+    pub written: FileDescriptorProto,
+    /// Every compiled file: this one, its imports, the well-known types.
+    pub pool: DescriptorPool,
+}
+
+/// Serves the schema itself, its references and Confluent's bundled files to protox.
+struct Sources {
+    files: HashMap<String, String>,
+    /// Files given as descriptors rather than text.
+    descriptors: HashMap<String, FileDescriptorProto>,
+    google: protox::file::GoogleFileResolver,
+}
+
+impl protox::file::FileResolver for Sources {
+    fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+        if let Some(source) = self.files.get(name) {
+            return protox::file::File::from_source(name, source);
+        }
+        if let Some(descriptor) = self.descriptors.get(name) {
+            return Ok(protox::file::File::from_file_descriptor_proto(descriptor.clone()));
+        }
+        if let Some((_, source)) = BUNDLED.iter().find(|(path, _)| *path == name) {
+            return protox::file::File::from_source(name, source);
+        }
+        self.google.open_file(name)
+    }
+}
+
+fn collect_sources(references: &[ResolvedReference], files: &mut HashMap<String, String>) -> Result<(), SchemaError> {
+    for reference in references {
+        if reference.schema_type != SchemaType::Protobuf {
+            return Err(SchemaError::Reference {
+                name: reference.name.clone(),
+                reason: format!("a {} schema cannot be imported by Protobuf", reference.schema_type),
+            });
+        }
+        if files.contains_key(&reference.name) {
+            continue;
+        }
+        files.insert(reference.name.clone(), reference.schema.clone());
+        collect_sources(&reference.references, files)?;
+    }
+    Ok(())
+}
+
+/// Decodes a base64 `FileDescriptorProto`, the form the Python, Go and .NET serializers send.
+fn decode_descriptor(text: &str) -> Option<FileDescriptorProto> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed.contains(char::is_whitespace) {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(trimmed).ok()?;
+    let file = FileDescriptorProto::decode(bytes.as_slice()).ok()?;
+    (!file.message_type.is_empty() || !file.enum_type.is_empty() || file.package.is_some()).then_some(file)
+}
+
+fn parse_error(error: &protox::Error) -> SchemaError {
+    let text = error.to_string();
+    if let Some(missing) = text.strip_prefix("name '").and_then(|t| t.split('\'').next()) {
+        return SchemaError::invalid(format!("Could not resolve type: {missing}"));
+    }
+    SchemaError::invalid(format!("Could not parse Protobuf - {text}"))
+}
+
+impl ProtoSchema {
+    pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<ProtoSchema, SchemaError> {
+        if text.trim().is_empty() {
+            return Err(SchemaError::invalid("Empty schema"));
+        }
+        let mut files = HashMap::new();
+        collect_sources(references, &mut files)?;
+        let mut descriptors = HashMap::new();
+        let mut written = match protox_parse::parse(MAIN_FILE, text) {
+            Ok(written) => {
+                files.insert(MAIN_FILE.to_owned(), text.to_owned());
+                written
+            }
+            Err(parse_failure) => match decode_descriptor(text) {
+                Some(mut descriptor) => {
+                    descriptor.name = Some(MAIN_FILE.to_owned());
+                    descriptors.insert(MAIN_FILE.to_owned(), descriptor.clone());
+                    render::relativize(&mut descriptor);
+                    descriptor
+                }
+                None => return Err(SchemaError::invalid(format!("Could not parse Protobuf - {parse_failure}"))),
+            },
+        };
+        let sources = Sources { files, descriptors, google: protox::file::GoogleFileResolver::new() };
+        let mut compiler = protox::Compiler::with_file_resolver(sources);
+        compiler.include_imports(true).include_source_info(false);
+        compiler.open_file(MAIN_FILE).map_err(|e| parse_error(&e))?;
+        let pool = compiler.descriptor_pool();
+        let compiled = pool
+            .get_file_by_name(MAIN_FILE)
+            .map(|f| f.file_descriptor_proto().clone())
+            .ok_or_else(|| SchemaError::invalid("Could not parse Protobuf - the file did not compile"))?;
+        fill_kinds(&mut written, &compiled);
+        Ok(ProtoSchema { written, pool })
+    }
+
+    /// The canonical `.proto` text, as Confluent prints it: no comments,
+    /// messages before enums, one field per line.
+    pub fn canonical(&self) -> String {
+        render::render(&self.written)
+    }
+
+    /// The normalized text: imports, options, fields (by number) and enum
+    /// values (by number) in a fixed order, so reordering does not change the id.
+    pub fn normalized(&self) -> String {
+        let mut file = self.written.clone();
+        render::normalize(&mut file);
+        render::render(&file)
+    }
+
+    /// Base64 of the `FileDescriptorProto`, as `format=serialized` returns it.
+    pub fn serialized(&self) -> String {
+        let mut file = self.written.clone();
+        file.name = Some(MAIN_FILE.to_owned());
+        base64::engine::general_purpose::STANDARD.encode(file.encode_to_vec())
+    }
+
+    /// The compiled descriptor of this schema's own file.
+    pub fn file(&self) -> Option<prost_reflect::FileDescriptor> {
+        self.pool.get_file_by_name(MAIN_FILE)
+    }
+}
+
+/// Copies each named field's kind (message or enum) from the compiled file into
+/// the written one: the parser cannot know it before names are resolved.
+fn fill_kinds(written: &mut FileDescriptorProto, compiled: &FileDescriptorProto) {
+    fn messages(written: &mut [prost_types::DescriptorProto], compiled: &[prost_types::DescriptorProto]) {
+        for (w, c) in written.iter_mut().zip(compiled) {
+            fields(&mut w.field, &c.field);
+            fields(&mut w.extension, &c.extension);
+            messages(&mut w.nested_type, &c.nested_type);
+        }
+    }
+    fn fields(written: &mut [prost_types::FieldDescriptorProto], compiled: &[prost_types::FieldDescriptorProto]) {
+        for (w, c) in written.iter_mut().zip(compiled) {
+            if w.r#type.is_none() {
+                w.r#type = c.r#type;
+            }
+        }
+    }
+    messages(&mut written.message_type, &compiled.message_type);
+    fields(&mut written.extension, &compiled.extension);
+}
+
+/// Every reason `reader` cannot read data written with `writer`, by Confluent's rules.
+pub fn check(reader: &ProtoSchema, writer: &ProtoSchema, reader_role: Role) -> Vec<Incompatibility> {
+    confluent::check(writer, reader, reader_role)
+}
+
+/// The `.proto` spelling of a scalar type.
+pub(crate) fn scalar_name(ty: Type) -> &'static str {
+    match ty {
+        Type::Double => "double",
+        Type::Float => "float",
+        Type::Int64 => "int64",
+        Type::Uint64 => "uint64",
+        Type::Int32 => "int32",
+        Type::Fixed64 => "fixed64",
+        Type::Fixed32 => "fixed32",
+        Type::Bool => "bool",
+        Type::String => "string",
+        Type::Group => "group",
+        Type::Message => "message",
+        Type::Bytes => "bytes",
+        Type::Uint32 => "uint32",
+        Type::Enum => "enum",
+        Type::Sfixed32 => "sfixed32",
+        Type::Sfixed64 => "sfixed64",
+        Type::Sint32 => "sint32",
+        Type::Sint64 => "sint64",
+    }
+}

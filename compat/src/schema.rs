@@ -1,0 +1,165 @@
+//! Format-independent entry points: which format a schema is in, parsing one
+//! with its resolved references, and comparing two parsed schemas.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::finding::{Incompatibility, Role};
+use crate::{avro, json, protobuf};
+
+/// The three schema formats, spelled as Confluent's `schemaType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SchemaType {
+    Avro,
+    Protobuf,
+    Json,
+}
+
+impl SchemaType {
+    pub const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Protobuf => "PROTOBUF",
+            SchemaType::Json => "JSON",
+        }
+    }
+
+    /// Guesses the format from a file name's extension (`.avsc`, `.proto`, `.json`).
+    pub fn from_extension(path: &str) -> Option<SchemaType> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "avsc" | "avro" => Some(SchemaType::Avro),
+            "proto" => Some(SchemaType::Protobuf),
+            "json" => Some(SchemaType::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SchemaType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Confluent's type names are case-sensitive: `avro` is not a schema type.
+impl FromStr for SchemaType {
+    type Err = SchemaError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "AVRO" => Ok(SchemaType::Avro),
+            "PROTOBUF" => Ok(SchemaType::Protobuf),
+            "JSON" => Ok(SchemaType::Json),
+            other => Err(SchemaError::UnknownType(other.to_owned())),
+        }
+    }
+}
+
+/// Why a schema could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("Invalid schema type {0}")]
+    UnknownType(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Invalid reference {name}: {reason}")]
+    Reference { name: String, reason: String },
+}
+
+impl SchemaError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        SchemaError::Invalid(message.into())
+    }
+}
+
+/// A reference a schema depends on, already looked up: its import name (Avro:
+/// the full type name; Protobuf: the import path; JSON Schema: the `$ref` URL),
+/// its canonical text and its own references, recursively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedReference {
+    pub name: String,
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<ResolvedReference>,
+}
+
+/// A parsed, validated schema and the canonical text Confluent stores for it.
+#[derive(Debug, Clone)]
+pub struct ParsedSchema {
+    pub schema_type: SchemaType,
+    /// The text stored and returned: canonical, or normalized when asked for.
+    pub canonical: String,
+    pub(crate) model: Model,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Model {
+    Avro(avro::Schema),
+    Json(json::JsonSchema),
+    Protobuf(Box<protobuf::ProtoSchema>),
+}
+
+/// Parses `text` as a schema of `schema_type`, with its references resolved.
+/// With `normalize`, the canonical text is also normalized (Confluent's
+/// `normalize=true`): spellings that mean the same schema then share one text.
+pub fn parse(
+    schema_type: SchemaType,
+    text: &str,
+    references: &[ResolvedReference],
+    normalize: bool,
+) -> Result<ParsedSchema, SchemaError> {
+    let (canonical, model) = match schema_type {
+        SchemaType::Avro => {
+            let schema = avro::Schema::parse(text, references)?;
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
+            (canonical, Model::Avro(schema))
+        }
+        SchemaType::Json => {
+            let schema = json::JsonSchema::parse(text, references)?;
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
+            (canonical, Model::Json(schema))
+        }
+        SchemaType::Protobuf => {
+            let schema = protobuf::ProtoSchema::parse(text, references)?;
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
+            (canonical, Model::Protobuf(Box::new(schema)))
+        }
+    };
+    Ok(ParsedSchema { schema_type, canonical, model })
+}
+
+impl ParsedSchema {
+    /// Every reason `reader` cannot read data written with `writer`.
+    /// `reader_role` says which of the two is the new schema, for the wording.
+    pub fn read_problems(reader: &ParsedSchema, writer: &ParsedSchema, reader_role: Role) -> Vec<Incompatibility> {
+        match (&reader.model, &writer.model) {
+            (Model::Avro(r), Model::Avro(w)) => avro::compatibility::check(r, w, reader_role),
+            (Model::Json(r), Model::Json(w)) => json::check(r, w, reader_role),
+            (Model::Protobuf(r), Model::Protobuf(w)) => protobuf::check(r, w, reader_role),
+            _ => vec![different_type()],
+        }
+    }
+
+    /// The Protobuf model, when this is a Protobuf schema.
+    pub fn as_protobuf(&self) -> Option<&protobuf::ProtoSchema> {
+        match &self.model {
+            Model::Protobuf(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Confluent refuses any change of format, except under NONE.
+pub fn different_type() -> Incompatibility {
+    let sentence = "Incompatible because of different schema type";
+    Incompatibility {
+        rule: "SCHEMA_TYPE_CHANGED".into(),
+        path: "/".into(),
+        description: sentence.into(),
+        additional_info: None,
+        confluent_message: sentence.into(),
+    }
+}

@@ -1,0 +1,310 @@
+//! The HTTP API: Confluent's REST surface, and Stele's own under `/stele/v1`
+//! plus the health probes.
+//!
+//! Every route is declared once in the table in [`routes!`], which builds the
+//! router and the list [`ROUTES`] that the OpenAPI test holds the spec to.
+
+mod compatibility;
+mod root;
+mod schemas;
+mod settings;
+mod subjects;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use tower::ServiceExt as _;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+
+use crate::error::{ErrorCode, RegistryError};
+use crate::service::Registry;
+
+/// Confluent's primary media type; every answer carries it.
+pub const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// Request bodies are accepted in these types (the last is what JAX-RS assumes without one).
+const ACCEPTED_TYPES: &[&str] = &[
+    "application/vnd.schemaregistry.v1+json",
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+];
+
+/// Shared state: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+pub struct App {
+    pub registry: Registry,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every (method, path) the router serves, in axum's path syntax.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn api_routes() -> Router<AppState> {
+            let router = Router::new();
+            $(let router = router.route($path, axum::routing::$method($handler));)*
+            router
+        }
+    };
+}
+
+routes! {
+    get "/" => root::root;
+    post "/" => root::root_post;
+    get "/v1/metadata/id" => root::metadata_id;
+    get "/v1/metadata/version" => root::metadata_version;
+    get "/healthz" => root::healthz;
+    get "/readyz" => root::readyz;
+    get "/contexts" => root::contexts;
+    get "/schemas/types" => schemas::types;
+    get "/schemas" => schemas::list;
+    get "/schemas/ids/{id}" => schemas::by_id;
+    get "/schemas/ids/{id}/schema" => schemas::raw_by_id;
+    get "/schemas/ids/{id}/subjects" => schemas::subjects_by_id;
+    get "/schemas/ids/{id}/versions" => schemas::versions_by_id;
+    get "/subjects" => subjects::list;
+    post "/subjects/{subject}" => subjects::lookup;
+    delete "/subjects/{subject}" => subjects::delete;
+    get "/subjects/{subject}/versions" => subjects::versions;
+    post "/subjects/{subject}/versions" => subjects::register;
+    get "/subjects/{subject}/versions/{version}" => subjects::version;
+    delete "/subjects/{subject}/versions/{version}" => subjects::delete_version;
+    get "/subjects/{subject}/versions/{version}/schema" => subjects::raw_version;
+    get "/subjects/{subject}/versions/{version}/referencedby" => subjects::referenced_by;
+    get "/subjects/{subject}/metadata" => subjects::by_metadata;
+    post "/compatibility/subjects/{subject}/versions" => compatibility::against_history;
+    post "/compatibility/subjects/{subject}/versions/{version}" => compatibility::against_version;
+    get "/config" => settings::get_config;
+    put "/config" => settings::put_config;
+    delete "/config" => settings::delete_config;
+    get "/config/{subject}" => settings::get_subject_config;
+    put "/config/{subject}" => settings::put_subject_config;
+    delete "/config/{subject}" => settings::delete_subject_config;
+    get "/mode" => settings::get_mode;
+    put "/mode" => settings::put_mode;
+    get "/mode/{subject}" => settings::get_subject_mode;
+    put "/mode/{subject}" => settings::put_subject_mode;
+    delete "/mode/{subject}" => settings::delete_subject_mode;
+}
+
+/// The application: routing, Confluent's transport rules, request ids and logs.
+/// Call `oneshot` on it in tests; serve it with [`crate::server::run`].
+pub fn app(state: AppState) -> Router {
+    let api = api_routes()
+        .fallback(route_not_found)
+        .layer(middleware::from_fn(log_request))
+        .layer(middleware::map_response(json_framework_errors))
+        .with_state(state);
+    // Path rewriting and trailing-slash trimming must happen before routing,
+    // so they wrap the routed service instead of being router layers.
+    let front = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .layer(middleware::from_fn(check_content_type))
+        .layer(middleware::from_fn(rewrite_context_paths))
+        .service(api);
+    Router::new().fallback_service(front.map_err(|never| match never {}))
+}
+
+/// A JSON answer with Confluent's media type.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+    response
+}
+
+/// 200 with a JSON body.
+pub fn ok<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(error) => RegistryError::Internal(format!("response did not serialize: {error}")).into_response(),
+    }
+}
+
+/// 200 with the raw text as the body (the `/schema` endpoints).
+pub fn raw(text: String) -> Response {
+    json_response(StatusCode::OK, text.into_bytes())
+}
+
+async fn route_not_found() -> RegistryError {
+    wire::not_found()
+}
+
+/// Turns axum's own 405 into Confluent's envelope.
+async fn json_framework_errors(response: Response) -> Response {
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && response.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct != MEDIA_TYPE)
+    {
+        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed").into_response();
+    }
+    response
+}
+
+/// Refuses a body in a media type Confluent does not accept (415).
+async fn check_content_type(request: Request, next: Next) -> Response {
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if !ACCEPTED_TYPES.contains(&essence.as_str()) {
+            return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// One structured event per request: method, matched path, status, duration, request id.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.extensions().get::<MatchedPath>().map_or_else(|| "<unmatched>".to_owned(), |p| p.as_str().to_owned());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .or_else(|| request.headers().get("x-request-id").and_then(|v| v.to_str().ok()))
+        .unwrap_or_default()
+        .to_owned();
+    let span = tracing::info_span!("request", http.method = %method, http.route = %path, request.id = %request_id);
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let _entered = span.enter();
+    tracing::info!(
+        http.status = response.status().as_u16(),
+        duration_us = started.elapsed().as_micros() as u64,
+        "{method} {path} {}",
+        response.status().as_u16()
+    );
+    response
+}
+
+fn encode_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Rewrites Confluent's `/contexts/{ctx}/...` URL forms onto the plain routes:
+/// a subject gains the `:.ctx:` prefix, listings and id lookups are scoped to
+/// the context, and `/contexts/{ctx}/config|mode` address the context itself.
+async fn rewrite_context_paths(mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/contexts/") else {
+        return next.run(request).await;
+    };
+    let mut parts = rest.splitn(2, '/');
+    let raw_context = percent_encoding::percent_decode_str(parts.next().unwrap_or_default()).decode_utf8_lossy().into_owned();
+    let Some(tail) = parts.next() else {
+        return next.run(request).await;
+    };
+    if raw_context.contains(':') {
+        return RegistryError::bad_request("Context name cannot contain a colon").into_response();
+    }
+    let context = if raw_context.starts_with('.') { raw_context } else { format!(".{raw_context}") };
+    let prefix = format!(":{context}:");
+    let query = request.uri().query().map(str::to_owned);
+    let with_query = |path: String, extra: Option<(&str, &str)>| {
+        let mut query_parts: Vec<String> = query.iter().filter(|q| !q.is_empty()).cloned().collect();
+        if let Some((key, value)) = extra {
+            query_parts.push(format!("{key}={}", encode_segment(value)));
+        }
+        if query_parts.is_empty() { path } else { format!("{path}?{}", query_parts.join("&")) }
+    };
+    let segments: Vec<&str> = tail.split('/').collect();
+    let subject_in = |encoded: &str| {
+        let name = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+        encode_segment(&format!("{prefix}{name}"))
+    };
+    let rewritten = match segments.as_slice() {
+        ["subjects"] => with_query("/subjects".into(), Some(("subjectPrefix", &prefix))),
+        ["subjects", subject, rest @ ..] => with_query(
+            format!("/subjects/{}{}", subject_in(subject), rest.iter().map(|s| format!("/{s}")).collect::<String>()),
+            None,
+        ),
+        ["schemas"] => with_query("/schemas".into(), Some(("subjectPrefix", &prefix))),
+        ["schemas", rest @ ..] => {
+            with_query(format!("/schemas/{}", rest.join("/")), Some(("subject", &prefix)))
+        }
+        [kind @ ("config" | "mode")] => with_query(format!("/{kind}/{}", encode_segment(&prefix)), None),
+        [kind @ ("config" | "mode"), subject] => with_query(format!("/{kind}/{}", subject_in(subject)), None),
+        ["compatibility", "subjects", subject, rest @ ..] => with_query(
+            format!("/compatibility/subjects/{}{}", subject_in(subject), rest.iter().map(|s| format!("/{s}")).collect::<String>()),
+            None,
+        ),
+        _ => return next.run(request).await,
+    };
+    match rewritten.parse::<Uri>() {
+        Ok(uri) => {
+            *request.uri_mut() = uri;
+            next.run(request).await
+        }
+        Err(_) => wire::not_found().into_response(),
+    }
+}
+
+/// Path parameters, percent-decoded leniently (invalid UTF-8 becomes U+FFFD
+/// rather than a rejection).
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    pub fn from_raw(raw: &RawPathParams) -> PathParams {
+        PathParams(
+            raw.iter()
+                .map(|(key, value)| {
+                    (key.to_owned(), percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+                })
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> String {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+}
+
+/// Reads a JSON body as JAX-RS does: an empty or `null` body is a 422, malformed JSON a 400.
+pub fn parse_body(body: &Bytes) -> Result<Value, RegistryError> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() || text.trim() == "null" {
+        return Err(RegistryError::new(ErrorCode::Unprocessable, "The request body must not be empty or null"));
+    }
+    serde_json::from_str(&text).map_err(|e| RegistryError::bad_request(format!("Malformed JSON body: {e}")))
+}
+
+/// Parses a schema id path segment: a 32-bit integer, else JAX-RS's 404.
+pub fn parse_id(raw: &str) -> Result<i64, RegistryError> {
+    raw.parse::<i32>().map(i64::from).map_err(|_| wire::not_found())
+}
+
+/// `State` and lenient path parameters in one extractor argument list.
+pub type St = State<AppState>;
+
+/// Methods that carry a body, for docs and tests.
+pub const BODY_METHODS: &[Method] = &[Method::POST, Method::PUT];
+
+/// Builds a request for tests and tools.
+pub fn request(method: Method, uri: &str, body: Option<&str>) -> Request {
+    let builder = Request::builder().method(method).uri(uri);
+    match body {
+        Some(body) => builder.header(header::CONTENT_TYPE, MEDIA_TYPE).body(Body::from(body.to_owned())),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap_or_default()
+}

@@ -1,0 +1,54 @@
+//! Opening storage and serving the API on a bound listener.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::error::{RegistryError, Result};
+use crate::http::{App, AppState, app};
+use crate::service::Registry;
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Opens the store named by the settings' database URL, running its migrations.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    if settings.database.is_postgres() {
+        return Err(RegistryError::Internal("PostgreSQL storage is not built into this version yet".into()));
+    }
+    Ok(Arc::new(SqliteStore::connect(settings.database.expose()).await?))
+}
+
+/// The application state over a store.
+pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
+    AppState(Arc::new(App { registry: Registry::new(store, settings.default_compatibility) }))
+}
+
+/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,287 @@
+//! The registry's rules, independent of HTTP: what Confluent does for each
+//! operation, over a [`Store`].
+//!
+//! # Caching
+//! Schema content is immutable once an id is handed out, so parsed schemas and
+//! schema records are cached by `(context, id)` forever; a hard delete that
+//! leaves an id unused evicts it. The read path `GET /schemas/ids/{id}` and
+//! idempotent re-registration are answered from memory. The re-registration
+//! cache maps a request's exact text to its id; any write other than a
+//! registration (a delete, a config or mode change) clears it, because each can
+//! change the answer.
+//!
+//! # Writes
+//! Writes within one process are serialized by `write_lock`: registration
+//! checks compatibility against the versions it read, then inserts; holding
+//! the lock keeps another local writer from slipping in between. Across
+//! processes the store's transaction re-checks the highest version it was
+//! given and reports a conflict, and the service then starts over.
+
+mod config;
+mod delete;
+mod read;
+mod register;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde_json::Value;
+use stele_compat::{CompatibilityLevel, ParsedSchema, ResolvedReference, SchemaType};
+
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
+use crate::subject::{DEFAULT_CONTEXT, Subject};
+
+pub use config::{ConfigUpdate, Mode};
+pub use read::{ListFilter, SchemaFormat, SchemaView, VersionSelector};
+pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
+
+/// The scope of the settings above every context.
+pub const GLOBAL_SCOPE: &str = ":.__GLOBAL:";
+
+/// Key of the idempotent re-registration cache: everything that decides the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReregisterKey {
+    subject: String,
+    schema_type: Option<String>,
+    schema: String,
+    references: String,
+    metadata: String,
+    rule_set: String,
+    normalize: bool,
+}
+
+pub struct Registry {
+    store: Arc<dyn Store>,
+    default_level: CompatibilityLevel,
+    /// Serializes this process's writes; see the module docs.
+    write_lock: tokio::sync::Mutex<()>,
+    /// Schema records by (context, id); content never changes, entries leave on hard delete.
+    records: RwLock<HashMap<(String, i64), Arc<SchemaRecord>>>,
+    /// Parsed schemas by (context, id), for compatibility checks.
+    parsed: RwLock<HashMap<(String, i64), Arc<ParsedSchema>>>,
+    /// Idempotent re-registrations; cleared by every non-registration write.
+    reregister: RwLock<HashMap<ReregisterKey, i64>>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel) -> Registry {
+        Registry {
+            store,
+            default_level,
+            write_lock: tokio::sync::Mutex::new(()),
+            records: RwLock::new(HashMap::new()),
+            parsed: RwLock::new(HashMap::new()),
+            reregister: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Forgets answers a write may have changed.
+    fn invalidate_after_write(&self) {
+        self.reregister.write().clear();
+    }
+
+    /// A schema record by id, from memory when it has been read before.
+    async fn record(&self, context: &str, id: i64) -> Result<Option<Arc<SchemaRecord>>> {
+        let key = (context.to_owned(), id);
+        if let Some(record) = self.records.read().get(&key) {
+            return Ok(Some(Arc::clone(record)));
+        }
+        let Some(record) = self.store.schema_get(context, id).await? else {
+            return Ok(None);
+        };
+        let record = Arc::new(record);
+        self.records.write().insert(key, Arc::clone(&record));
+        Ok(Some(record))
+    }
+
+    async fn record_of(&self, version: &VersionRecord) -> Result<Arc<SchemaRecord>> {
+        self.record(&version.context, version.schema_id).await?.ok_or_else(|| {
+            RegistryError::Internal(format!("version {} of {} points at missing schema {}", version.version, version.subject, version.schema_id))
+        })
+    }
+
+    /// The parsed form of a stored schema, for compatibility checks.
+    async fn parsed_of(&self, record: &SchemaRecord) -> Result<Arc<ParsedSchema>> {
+        let key = (record.context.clone(), record.id);
+        if let Some(parsed) = self.parsed.read().get(&key) {
+            return Ok(Arc::clone(parsed));
+        }
+        let subject = Subject { context: record.context.clone(), name: String::new() };
+        let (resolved, _) = Box::pin(self.resolve_references(&subject, &record.references, true)).await?;
+        let parsed = stele_compat::parse(record.schema_type, &record.schema, &resolved, false)
+            .map_err(|e| RegistryError::Internal(format!("stored schema {} no longer parses: {e}", record.id)))?;
+        let parsed = Arc::new(parsed);
+        self.parsed.write().insert(key, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    /// Looks up each reference's subject version (relative to `subject`'s
+    /// context) and returns the resolved tree and the references with `-1`
+    /// rewritten to the version it meant. With `allow_deleted`, soft-deleted
+    /// versions resolve too (stored schemas keep working after a soft delete).
+    async fn resolve_references(
+        &self,
+        subject: &Subject,
+        references: &[Reference],
+        allow_deleted: bool,
+    ) -> Result<(Vec<ResolvedReference>, Vec<Reference>)> {
+        let mut resolved = Vec::with_capacity(references.len());
+        let mut rewritten = Vec::with_capacity(references.len());
+        for reference in references {
+            let target = self.qualify_reference(subject, &reference.subject);
+            let versions = self.store.versions_list(&target).await?;
+            let found = if reference.version == -1 {
+                versions.iter().rev().find(|v| !v.deleted)
+            } else {
+                versions.iter().find(|v| v.version == reference.version && (allow_deleted || !v.deleted))
+            };
+            let Some(version) = found else {
+                return Err(RegistryError::invalid_schema(format!(
+                    "Invalid reference {}: subject '{}' has no version {}",
+                    reference.name, reference.subject, reference.version
+                )));
+            };
+            let record = self.record_of(version).await?;
+            let (children, _) = Box::pin(self.resolve_references(&target, &record.references, true)).await?;
+            resolved.push(ResolvedReference {
+                name: reference.name.clone(),
+                schema_type: record.schema_type,
+                schema: record.schema.clone(),
+                references: children,
+            });
+            rewritten.push(Reference { name: reference.name.clone(), subject: reference.subject.clone(), version: version.version });
+        }
+        Ok((resolved, rewritten))
+    }
+
+    /// A reference's subject, qualified relative to the referrer's context.
+    fn qualify_reference(&self, referrer: &Subject, reference_subject: &str) -> Subject {
+        let parsed = Subject::parse(reference_subject);
+        if reference_subject.starts_with(":.") || referrer.is_default_context() {
+            parsed
+        } else {
+            Subject { context: referrer.context.clone(), name: parsed.name }
+        }
+    }
+
+    /// The configuration that applies to `subject`: its own, then its
+    /// context's, then the global one, then the server default.
+    pub async fn effective_config(&self, subject: Option<&Subject>) -> Result<ConfigRecord> {
+        let mut config = ConfigRecord::default();
+        let context_scope = subject.map_or_else(String::new, Subject::context_scope);
+        if let Some(subject) = subject
+            && !subject.name.is_empty()
+            && let Some(own) = self.store.config_get(&subject.qualified()).await?
+        {
+            config = own.over(&config);
+        }
+        if let Some(context) = self.store.config_get(&context_scope).await? {
+            config = config.over(&context);
+        }
+        if let Some(global) = self.store.config_get(GLOBAL_SCOPE).await? {
+            config = config.over(&global);
+        }
+        if config.compatibility_level.is_none() {
+            config.compatibility_level = Some(self.default_level.as_str().to_owned());
+        }
+        Ok(config)
+    }
+
+    pub async fn effective_level(&self, subject: &Subject) -> Result<CompatibilityLevel> {
+        let config = self.effective_config(Some(subject)).await?;
+        Ok(config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level))
+    }
+
+    /// The mode that applies to `subject`: its own, its context's, the global one, READWRITE.
+    pub async fn effective_mode(&self, subject: &Subject) -> Result<Mode> {
+        let mut scopes = Vec::new();
+        if !subject.name.is_empty() {
+            scopes.push(subject.qualified());
+        }
+        scopes.push(subject.context_scope());
+        scopes.push(GLOBAL_SCOPE.to_owned());
+        for scope in scopes {
+            if let Some(mode) = self.store.mode_get(&scope).await? {
+                return Ok(mode.parse().unwrap_or(Mode::ReadWrite));
+            }
+        }
+        Ok(Mode::ReadWrite)
+    }
+
+    /// A subject's versions; a bare subject with none in the default context is
+    /// looked for in the other contexts, as Confluent does.
+    async fn versions_with_fallback(&self, subject: &Subject) -> Result<(Subject, Vec<VersionRecord>)> {
+        let versions = self.store.versions_list(subject).await?;
+        if !versions.is_empty() || !subject.is_default_context() || subject.name.is_empty() {
+            return Ok((subject.clone(), versions));
+        }
+        for context in self.store.contexts_list().await? {
+            if context == DEFAULT_CONTEXT {
+                continue;
+            }
+            let candidate = Subject { context, name: subject.name.clone() };
+            let versions = self.store.versions_list(&candidate).await?;
+            if versions.iter().any(|v| !v.deleted) {
+                return Ok((candidate, versions));
+            }
+        }
+        Ok((subject.clone(), versions))
+    }
+}
+
+/// Confluent's identity of a schema: an MD5 over its canonical text, its
+/// references, its metadata and its rule set (not its type).
+pub fn fingerprint(schema: &str, references: &[Reference], metadata: Option<&Value>, rule_set: Option<&Value>) -> String {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    hasher.update(schema.as_bytes());
+    for reference in references {
+        hasher.update(format!("\0{}\0{}\0{}", reference.name, reference.subject, reference.version).as_bytes());
+    }
+    if let Some(metadata) = metadata {
+        hasher.update(b"\0metadata\0");
+        hasher.update(metadata.to_string().as_bytes());
+    }
+    if let Some(rule_set) = rule_set {
+        hasher.update(b"\0ruleSet\0");
+        hasher.update(rule_set.to_string().as_bytes());
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a `schemaType` as Confluent does: absent or null is AVRO; names are case-sensitive.
+pub fn schema_type_of(raw: Option<&str>) -> Result<SchemaType> {
+    match raw {
+        None => Ok(SchemaType::Avro),
+        Some(name) => name.parse().map_err(|_| RegistryError::new(ErrorCode::InvalidSchema, format!("Invalid schema type {name}"))),
+    }
+}
+
+/// Orders strings as Java's `String.compareTo` does (UTF-16 code units).
+pub fn java_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Orders subjects as a Java `HashMap<String, _>` iterates them, which is the
+/// order Confluent lists the subjects of a schema id in.
+pub fn java_hash_order(mut names: Vec<String>) -> Vec<String> {
+    fn java_hash(s: &str) -> i32 {
+        s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+    }
+    let mut capacity: usize = 16;
+    while names.len() > capacity * 3 / 4 {
+        capacity *= 2;
+    }
+    let bucket = |s: &str| {
+        let h = java_hash(s) as u32;
+        ((h ^ (h >> 16)) as usize) & (capacity - 1)
+    };
+    names.sort_by_key(|s| bucket(s));
+    names
+}

@@ -1,0 +1,352 @@
+//! Reads: versions, subjects, schemas by id, listings.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+use stele_compat::SchemaType;
+
+use super::{Registry, java_cmp, java_hash_order};
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::store::{Reference, SchemaRecord, VersionRecord};
+use crate::subject::{DEFAULT_CONTEXT, Subject};
+
+/// A version path parameter: a number, or the latest live version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector {
+    Latest,
+    Number(i32),
+}
+
+impl VersionSelector {
+    /// Parses as Confluent does: `latest` in any case, `-1`, or an integer in
+    /// [1, 2^31-1] with Java's `Integer.parseInt` leniency (`+1`, `01`, `1 `).
+    pub fn parse(raw: &str) -> Result<VersionSelector> {
+        if raw.eq_ignore_ascii_case("latest") {
+            return Ok(VersionSelector::Latest);
+        }
+        match raw.trim().parse::<i32>() {
+            Ok(-1) => Ok(VersionSelector::Latest),
+            Ok(n) if n >= 1 => Ok(VersionSelector::Number(n)),
+            _ => Err(RegistryError::new(
+                ErrorCode::InvalidVersion,
+                format!(
+                    "The specified version '{raw}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string \"latest\""
+                ),
+            )),
+        }
+    }
+
+    fn label(self) -> i32 {
+        match self {
+            VersionSelector::Latest => -1,
+            VersionSelector::Number(n) => n,
+        }
+    }
+}
+
+/// How a schema's text is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchemaFormat {
+    #[default]
+    Default,
+    /// Protobuf: base64 `FileDescriptorProto`.
+    Serialized,
+}
+
+impl SchemaFormat {
+    pub fn parse(raw: Option<&str>) -> SchemaFormat {
+        match raw {
+            Some(f) if f.eq_ignore_ascii_case("serialized") => SchemaFormat::Serialized,
+            _ => SchemaFormat::Default,
+        }
+    }
+}
+
+/// Confluent's `Schema` object: a subject version and its schema.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_set: Option<Value>,
+    pub schema: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_id: Option<i64>,
+}
+
+impl SchemaView {
+    /// The schema alone (Confluent's `SchemaString`), as `/schemas/ids/{id}` answers.
+    pub fn of_record(record: &SchemaRecord, schema: String) -> SchemaView {
+        SchemaView {
+            subject: None,
+            version: None,
+            id: None,
+            schema_type: (record.schema_type != SchemaType::Avro).then(|| record.schema_type.as_str()),
+            references: record.references.clone(),
+            metadata: record.metadata.clone(),
+            rule_set: record.rule_set.clone(),
+            schema,
+            max_id: None,
+        }
+    }
+
+    pub fn of_version(version: &VersionRecord, record: &SchemaRecord, schema: String) -> SchemaView {
+        SchemaView {
+            subject: Some(version.subject.clone()),
+            version: Some(version.version),
+            id: Some(record.id),
+            ..SchemaView::of_record(record, schema)
+        }
+    }
+}
+
+/// Which entries a listing includes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListFilter {
+    pub deleted: bool,
+    pub deleted_only: bool,
+}
+
+impl ListFilter {
+    fn keeps(self, deleted: bool) -> bool {
+        if self.deleted_only { deleted } else { self.deleted || !deleted }
+    }
+}
+
+/// Whether a qualified subject matches a `subjectPrefix` (`:*:` is every context;
+/// a bare prefix matches the default context only).
+fn matches_prefix(qualified: &str, prefix: &str) -> bool {
+    if prefix == ":*:" {
+        return true;
+    }
+    let subject = Subject::parse(qualified);
+    if let Some(rest) = prefix.strip_prefix(":*:") {
+        return subject.name.starts_with(rest);
+    }
+    if prefix.starts_with(":.") {
+        return qualified.starts_with(prefix) || (prefix.ends_with(':') && Subject::parse(prefix).context == subject.context && subject.name.is_empty());
+    }
+    subject.is_default_context() && subject.name.starts_with(prefix)
+}
+
+fn page<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
+    let items = items.into_iter().skip(offset);
+    match limit {
+        Some(limit) => items.take(limit).collect(),
+        None => items.collect(),
+    }
+}
+
+impl Registry {
+    /// The schema text in the requested format.
+    async fn render(&self, record: &SchemaRecord, format: SchemaFormat) -> Result<String> {
+        if format == SchemaFormat::Serialized && record.schema_type == SchemaType::Protobuf {
+            let parsed = self.parsed_of(record).await?;
+            if let Some(proto) = parsed.as_protobuf() {
+                return Ok(proto.serialized());
+            }
+        }
+        Ok(record.schema.clone())
+    }
+
+    /// Resolves a version selector against a subject's versions.
+    pub async fn version_get(
+        &self,
+        raw_subject: &str,
+        selector: VersionSelector,
+        include_deleted: bool,
+    ) -> Result<(VersionRecord, Arc<SchemaRecord>)> {
+        let (_, versions) = self.versions_with_fallback(&Subject::parse(raw_subject)).await?;
+        let has_live = versions.iter().any(|v| !v.deleted);
+        if versions.is_empty() || (!has_live && !include_deleted) {
+            return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        let found = match selector {
+            VersionSelector::Latest => versions.iter().rev().find(|v| !v.deleted),
+            VersionSelector::Number(n) => versions.iter().find(|v| v.version == n && (include_deleted || !v.deleted)),
+        };
+        let version = found.ok_or_else(|| RegistryError::version_not_found(selector.label()))?.clone();
+        let record = self.record_of(&version).await?;
+        Ok((version, record))
+    }
+
+    pub async fn version_view(
+        &self,
+        raw_subject: &str,
+        selector: VersionSelector,
+        include_deleted: bool,
+        format: SchemaFormat,
+    ) -> Result<SchemaView> {
+        let (version, record) = self.version_get(raw_subject, selector, include_deleted).await?;
+        let schema = self.render(&record, format).await?;
+        Ok(SchemaView::of_version(&version, &record, schema))
+    }
+
+    /// `GET /subjects/{s}/versions`.
+    pub async fn versions_list(&self, raw_subject: &str, filter: ListFilter) -> Result<Vec<i32>> {
+        let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
+        let visible: Vec<i32> = versions.iter().filter(|v| filter.keeps(v.deleted)).map(|v| v.version).collect();
+        let exists = versions.iter().any(|v| !v.deleted) || ((filter.deleted || filter.deleted_only) && !versions.is_empty());
+        if !exists {
+            return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        Ok(visible)
+    }
+
+    /// `GET /subjects`: subject names in Java string order.
+    pub async fn subjects_list(&self, prefix: &str, filter: ListFilter, offset: usize, limit: Option<usize>) -> Result<Vec<String>> {
+        let mut live: BTreeMap<String, bool> = BTreeMap::new();
+        for version in self.store.versions_all().await? {
+            *live.entry(version.subject).or_default() |= !version.deleted;
+        }
+        let mut names: Vec<String> = live
+            .into_iter()
+            .filter(|(name, any_live)| matches_prefix(name, prefix) && filter.keeps(!any_live))
+            .map(|(name, _)| name)
+            .collect();
+        names.sort_by(|a, b| java_cmp(a, b));
+        Ok(page(names, offset, limit))
+    }
+
+    /// `GET /schemas`: subject versions with their schemas.
+    pub async fn schemas_list(
+        &self,
+        prefix: &str,
+        filter: ListFilter,
+        latest_only: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<SchemaView>> {
+        let mut versions: Vec<VersionRecord> = self
+            .store
+            .versions_all()
+            .await?
+            .into_iter()
+            .filter(|v| matches_prefix(&v.subject, prefix) && filter.keeps(v.deleted))
+            .collect();
+        versions.sort_by(|a, b| java_cmp(&a.subject, &b.subject).then(a.version.cmp(&b.version)));
+        if latest_only {
+            let mut latest: Vec<VersionRecord> = Vec::new();
+            for version in versions {
+                match latest.last_mut() {
+                    Some(last) if last.subject == version.subject => *last = version,
+                    _ => latest.push(version),
+                }
+            }
+            versions = latest;
+        }
+        let mut views = Vec::new();
+        for version in page(versions, offset, Some(limit)) {
+            let record = self.record_of(&version).await?;
+            views.push(SchemaView::of_version(&version, &record, record.schema.clone()));
+        }
+        Ok(views)
+    }
+
+    /// The context an id lookup uses: the `subject` parameter's, else the default.
+    fn id_context(subject: Option<&str>) -> String {
+        subject.map_or_else(|| DEFAULT_CONTEXT.to_owned(), |s| Subject::parse(s).context)
+    }
+
+    /// A schema by id, if some subject version (live or soft-deleted) still uses it.
+    pub async fn schema_by_id(&self, id: i64, subject: Option<&str>) -> Result<Arc<SchemaRecord>> {
+        let context = Self::id_context(subject);
+        let key = (context.clone(), id);
+        if let Some(record) = self.records.read().get(&key) {
+            return Ok(Arc::clone(record));
+        }
+        if self.store.versions_by_schema(&context, id).await?.is_empty() {
+            return Err(RegistryError::schema_id_not_found(id));
+        }
+        self.record(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
+    }
+
+    /// `GET /schemas/ids/{id}`.
+    pub async fn schema_view(&self, id: i64, subject: Option<&str>, format: SchemaFormat, fetch_max_id: bool) -> Result<SchemaView> {
+        let record = self.schema_by_id(id, subject).await?;
+        let mut view = SchemaView::of_record(&record, self.render(&record, format).await?);
+        if fetch_max_id {
+            view.max_id = Some(self.store.schema_max_id(&record.context).await?);
+        }
+        Ok(view)
+    }
+
+    /// The subject versions using an id, in Confluent's order.
+    pub async fn schema_usages(&self, id: i64, subject: Option<&str>, include_deleted: bool) -> Result<Vec<VersionRecord>> {
+        let context = Self::id_context(subject);
+        let usages = self.store.versions_by_schema(&context, id).await?;
+        if usages.is_empty() {
+            return Err(RegistryError::schema_not_found());
+        }
+        let visible: Vec<VersionRecord> = usages.into_iter().filter(|v| include_deleted || !v.deleted).collect();
+        let mut names: Vec<String> = Vec::new();
+        for version in &visible {
+            if !names.contains(&version.subject) {
+                names.push(version.subject.clone());
+            }
+        }
+        let order = java_hash_order(names);
+        let mut ordered = Vec::with_capacity(visible.len());
+        for name in order {
+            ordered.extend(visible.iter().filter(|v| v.subject == name).cloned());
+        }
+        Ok(ordered)
+    }
+
+    /// `GET /subjects/{s}/versions/{v}/referencedby`: ids of the schemas referencing it.
+    pub async fn referenced_by(&self, raw_subject: &str, selector: VersionSelector, include_deleted: bool) -> Result<Vec<i64>> {
+        let (version, _) = self.version_get(raw_subject, selector, include_deleted).await?;
+        let mut ids: Vec<i64> = self
+            .store
+            .versions_referencing(&version.subject, version.version)
+            .await?
+            .into_iter()
+            .filter(|v| include_deleted || !v.deleted)
+            .map(|v| v.schema_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The latest live version whose metadata properties hold every `(key, value)`.
+    pub async fn version_by_metadata(&self, raw_subject: &str, pairs: &[(String, String)]) -> Result<Option<SchemaView>> {
+        let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
+        if !versions.iter().any(|v| !v.deleted) {
+            return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        for version in versions.iter().rev().filter(|v| !v.deleted) {
+            let record = self.record_of(version).await?;
+            let properties = record.metadata.as_ref().and_then(|m| m.get("properties"));
+            let holds = pairs
+                .iter()
+                .all(|(key, value)| properties.and_then(|p| p.get(key)).and_then(Value::as_str) == Some(value.as_str()));
+            if holds {
+                return Ok(Some(SchemaView::of_version(version, &record, record.schema.clone())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `GET /contexts`: the default context first, then the others in order.
+    pub async fn contexts_list(&self) -> Result<Vec<String>> {
+        let mut contexts: Vec<String> =
+            self.store.contexts_list().await?.into_iter().filter(|c| c != DEFAULT_CONTEXT).collect();
+        contexts.sort_by(|a, b| java_cmp(a, b));
+        contexts.insert(0, DEFAULT_CONTEXT.to_owned());
+        Ok(contexts)
+    }
+}

@@ -1,0 +1,403 @@
+//! Registration, lookup and compatibility checks.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use stele_compat::level::{VersionFailure, check_level, check_pair};
+use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
+
+use super::read::{SchemaView, VersionSelector};
+use super::{Mode, Registry, ReregisterKey, fingerprint, schema_type_of};
+use crate::error::{ErrorCode, RegistryError, Result};
+use crate::store::{InsertOutcome, NewVersion, Reference, SchemaRecord, VersionRecord};
+use crate::subject::Subject;
+
+/// A registration, lookup or compatibility request, after transport parsing.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterRequest {
+    pub schema: Option<String>,
+    pub schema_type: Option<String>,
+    pub references: Vec<Reference>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+    pub id: Option<i64>,
+    pub version: Option<i32>,
+}
+
+/// What a registration answers.
+#[derive(Debug, Clone)]
+pub enum RegisterOutcome {
+    /// Confluent 7.x's usual answer: the id alone.
+    Id(i64),
+    /// The whole schema, when the stored form differs from the request's (metadata).
+    Full(SchemaView),
+}
+
+/// A compatibility check's answer.
+#[derive(Debug, Clone)]
+pub struct CompatibilityVerdict {
+    pub compatible: bool,
+    /// Confluent's verbose messages.
+    pub messages: Vec<String>,
+    /// The problems, for Stele's own reports.
+    pub problems: Vec<Incompatibility>,
+}
+
+/// The outcome of preparing a request: parsed and fingerprinted.
+struct Prepared {
+    schema_type: SchemaType,
+    parsed: Option<ParsedSchema>,
+    text: String,
+    references: Vec<Reference>,
+    metadata: Option<Value>,
+    rule_set: Option<Value>,
+    fingerprint: String,
+}
+
+/// Metadata property values are strings; Confluent coerces numbers and booleans.
+fn normalize_metadata(metadata: Option<Value>) -> Option<Value> {
+    let mut metadata = metadata.filter(|m| !m.is_null())?;
+    if let Some(Value::Object(properties)) = metadata.get_mut("properties") {
+        for value in properties.values_mut() {
+            if !value.is_string() && !value.is_null() {
+                let text = value.to_string();
+                *value = Value::String(text);
+            }
+        }
+    }
+    match &metadata {
+        Value::Object(m) if m.values().all(|v| v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)) => None,
+        _ => Some(metadata),
+    }
+}
+
+fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &str) -> String {
+    format!("Invalid schema for subject '{}' of type {schema_type}, details: {detail}", subject.qualified())
+}
+
+/// Confluent's trailer on every incompatibility report.
+fn level_message(level: CompatibilityLevel) -> String {
+    format!("{{validateFields: 'false', compatibility: '{level}'}}")
+}
+
+impl Registry {
+    /// Parses a request's schema with its references, as a new version of `subject`.
+    async fn prepare(
+        &self,
+        subject: &Subject,
+        request: &RegisterRequest,
+        normalize: bool,
+        latest: Option<&SchemaRecord>,
+        lenient: bool,
+    ) -> Result<Prepared> {
+        let mut schema_type = schema_type_of(request.schema_type.as_deref())?;
+        let mut text = request.schema.clone().unwrap_or_default();
+        let mut references = request.references.clone();
+        if text.trim().is_empty() {
+            // An empty schema keeps the previous version's schema (only metadata changes).
+            match latest {
+                Some(previous) if request.metadata.is_some() || request.rule_set.is_some() => {
+                    text.clone_from(&previous.schema);
+                    schema_type = previous.schema_type;
+                    references.clone_from(&previous.references);
+                }
+                _ => return Err(RegistryError::invalid_schema("Empty schema")),
+            }
+        }
+        let (resolved, references) = self.resolve_references(subject, &references, false).await?;
+        let parsed = match stele_compat::parse(schema_type, &text, &resolved, normalize) {
+            Ok(parsed) => Some(parsed),
+            Err(_) if lenient => None,
+            Err(error) => return Err(RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string()))),
+        };
+        if normalize
+            && schema_type == SchemaType::Avro
+            && let Ok(avro) = stele_compat::avro::Schema::parse(&text, &resolved)
+            && let Err(error) = avro.validate_defaults()
+        {
+            return Err(RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string())));
+        }
+        let text = parsed.as_ref().map_or(text, |p| p.canonical.clone());
+        let metadata = normalize_metadata(request.metadata.clone());
+        let rule_set = request.rule_set.clone().filter(|r| !r.is_null());
+        let fingerprint = fingerprint(&text, &references, metadata.as_ref(), rule_set.as_ref());
+        Ok(Prepared { schema_type, parsed, text, references, metadata, rule_set, fingerprint })
+    }
+
+    /// The parsed schemas of the live versions (oldest first) that a check compares against.
+    async fn history(&self, versions: &[VersionRecord]) -> Result<Vec<(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)>> {
+        let mut history = Vec::new();
+        for version in versions.iter().filter(|v| !v.deleted) {
+            let record = self.record_of(version).await?;
+            let parsed = self.parsed_of(&record).await?;
+            history.push((version.clone(), record, parsed));
+        }
+        Ok(history)
+    }
+
+    /// Confluent's messages for a failed check: the problems, then which version, its text and the level.
+    fn failure_messages(level: CompatibilityLevel, problems: &[Incompatibility], version: Option<(&VersionRecord, &SchemaRecord)>) -> Vec<String> {
+        let mut messages: Vec<String> = problems.iter().map(|p| p.confluent_message.clone()).collect();
+        let type_changed = problems.iter().any(|p| p.rule == "SCHEMA_TYPE_CHANGED");
+        if let Some((version, record)) = version
+            && !type_changed
+        {
+            messages.push(format!("{{oldSchemaVersion: {}}}", version.version));
+            messages.push(format!("{{oldSchema: '{}'}}", record.schema));
+        }
+        messages.push(level_message(level));
+        messages
+    }
+
+    /// `POST /subjects/{s}/versions`.
+    pub async fn register(&self, raw_subject: &str, request: RegisterRequest, normalize_param: bool) -> Result<RegisterOutcome> {
+        let subject = Subject::parse_for_write(raw_subject)?;
+        let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
+            subject: subject.qualified(),
+            schema_type: request.schema_type.clone(),
+            schema: request.schema.clone().unwrap_or_default(),
+            references: serde_json::to_string(&request.references).unwrap_or_default(),
+            metadata: request.metadata.as_ref().map(ToString::to_string).unwrap_or_default(),
+            rule_set: request.rule_set.as_ref().map(ToString::to_string).unwrap_or_default(),
+            normalize: normalize_param,
+        });
+        if let Some(key) = &cache_key
+            && request.metadata.is_none()
+            && let Some(id) = self.reregister.read().get(key)
+        {
+            return Ok(RegisterOutcome::Id(*id));
+        }
+        let _guard = self.write_lock.lock().await;
+        for _attempt in 0..16 {
+            let outcome = self.register_once(&subject, &request, normalize_param).await?;
+            if let Some((id, stored_version, full)) = outcome {
+                if let Some(key) = cache_key {
+                    self.reregister.write().insert(key, id);
+                }
+                return Ok(match full {
+                    Some(view) => RegisterOutcome::Full(SchemaView { version: Some(stored_version), ..view }),
+                    None => RegisterOutcome::Id(id),
+                });
+            }
+        }
+        Err(RegistryError::Internal(format!("registration under {subject} kept conflicting with other writers")))
+    }
+
+    /// One attempt; `None` when another writer got in between and the caller should retry.
+    async fn register_once(
+        &self,
+        subject: &Subject,
+        request: &RegisterRequest,
+        normalize_param: bool,
+    ) -> Result<Option<(i64, i32, Option<SchemaView>)>> {
+        let mode = self.effective_mode(subject).await?;
+        let context = &subject.context;
+        if mode.is_read_only() {
+            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is in read-only mode", subject.name)));
+        }
+        if request.id.is_some() && mode != Mode::Import {
+            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is not in import mode", subject.name)));
+        }
+        if request.id.is_none() && mode == Mode::Import {
+            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is not in read-write mode", subject.name)));
+        }
+        let config = self.effective_config(Some(subject)).await?;
+        let normalize = normalize_param || config.normalize.unwrap_or(false);
+        let versions = self.store.versions_list(subject).await?;
+        let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
+        let latest = match live.last() {
+            Some(v) => Some(self.record_of(v).await?),
+            None => None,
+        };
+        let importing = mode == Mode::Import;
+        let prepared = self.prepare(subject, request, normalize, latest.as_deref(), importing).await?;
+        let full_answer = prepared.metadata.is_some() || prepared.rule_set.is_some();
+        let view = |id: i64, version: i32| {
+            full_answer.then(|| SchemaView {
+                subject: None,
+                version: Some(version),
+                id: Some(id),
+                schema_type: (prepared.schema_type != SchemaType::Avro).then(|| prepared.schema_type.as_str()),
+                references: prepared.references.clone(),
+                metadata: prepared.metadata.clone(),
+                rule_set: prepared.rule_set.clone(),
+                schema: prepared.text.clone(),
+                max_id: None,
+            })
+        };
+        // Already registered under this subject (at any live version): same id, no check.
+        let candidates: Vec<&VersionRecord> =
+            if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
+        for version in candidates {
+            let record = self.record_of(version).await?;
+            if record.fingerprint == prepared.fingerprint && request.id.is_none_or(|id| id == record.id) {
+                return Ok(Some((record.id, version.version, view(record.id, version.version))));
+            }
+        }
+        let max_version = versions.last().map(|v| v.version);
+        let explicit_version = match request.version {
+            Some(v) if v > 0 => {
+                if !importing && v != max_version.unwrap_or(0) + 1 {
+                    return Err(RegistryError::invalid_schema("Version is not one more than previous version"));
+                }
+                Some(v)
+            }
+            _ => None,
+        };
+        if !importing && let Some(parsed) = &prepared.parsed {
+            let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+            let history = self.history(&versions).await?;
+            let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
+            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous) {
+                let (version, record, _) = &history[index];
+                let messages = Self::failure_messages(level, &problems, Some((version, record)));
+                return Err(RegistryError::new(
+                    ErrorCode::Incompatible,
+                    format!(
+                        "Schema being registered is incompatible with an earlier schema for subject \"{}\", details: [{}]",
+                        subject.qualified(),
+                        messages.join(", ")
+                    ),
+                ));
+            }
+        }
+        let reference_targets =
+            prepared.references.iter().map(|r| (self.qualify_reference(subject, &r.subject).qualified(), r.version)).collect();
+        let new = NewVersion {
+            subject: subject.clone(),
+            fingerprint: prepared.fingerprint.clone(),
+            schema_type: prepared.schema_type,
+            schema: prepared.text.clone(),
+            references: prepared.references.clone(),
+            reference_targets,
+            metadata: prepared.metadata.clone(),
+            rule_set: prepared.rule_set.clone(),
+            explicit_id: request.id,
+            explicit_version,
+            expected_max_version: max_version,
+        };
+        match self.store.version_insert(new).await? {
+            InsertOutcome::Inserted { id, version } => {
+                tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
+                Ok(Some((id, version, view(id, version))))
+            }
+            InsertOutcome::Conflict => Ok(None),
+            InsertOutcome::IdTaken => Err(RegistryError::not_permitted(format!(
+                "Overwrite new schema with id {} in context {context} is not permitted.",
+                request.id.unwrap_or_default()
+            ))),
+            InsertOutcome::VersionTaken => Err(RegistryError::not_permitted(format!(
+                "Version {} of subject {} in context {context} is already registered with another schema.",
+                explicit_version.unwrap_or_default(),
+                subject.name
+            ))),
+        }
+    }
+
+    /// `POST /subjects/{s}`: is this schema registered under the subject?
+    pub async fn lookup(&self, raw_subject: &str, request: RegisterRequest, normalize_param: bool, include_deleted: bool) -> Result<SchemaView> {
+        let subject = Subject::parse(raw_subject);
+        let config = self.effective_config(Some(&subject)).await?;
+        let normalize = normalize_param || config.normalize.unwrap_or(false);
+        let schema_type = schema_type_of(request.schema_type.as_deref())?;
+        if request.schema.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            return Err(RegistryError::invalid_schema("Empty schema"));
+        }
+        let (subject, versions) = self.versions_with_fallback(&subject).await?;
+        let prepared = self.prepare(&subject, &request, normalize, None, false).await?;
+        let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
+        if visible.is_empty() {
+            return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        for version in visible.iter().rev() {
+            let record = self.record_of(version).await?;
+            let same = if record.fingerprint == prepared.fingerprint {
+                true
+            } else if record.schema_type == schema_type && record.references == prepared.references {
+                // Stored without normalization: compare normalized forms, ignoring metadata.
+                let stored = if normalize {
+                    let (resolved, _) = self.resolve_references(&subject, &record.references, true).await?;
+                    stele_compat::parse(record.schema_type, &record.schema, &resolved, true).map(|p| p.canonical).ok()
+                } else {
+                    Some(record.schema.clone())
+                };
+                stored.as_deref() == Some(prepared.text.as_str()) && prepared.metadata.is_none() && prepared.rule_set.is_none()
+            } else {
+                false
+            };
+            if same {
+                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
+            }
+        }
+        Err(RegistryError::schema_not_found())
+    }
+
+    /// `POST /compatibility/subjects/{s}/versions[/{v}]`: checks without registering.
+    /// `selector` `None` checks against the history the subject's level names.
+    pub async fn check_compatibility(
+        &self,
+        raw_subject: &str,
+        selector: Option<VersionSelector>,
+        request: RegisterRequest,
+        normalize_param: bool,
+    ) -> Result<CompatibilityVerdict> {
+        let subject = Subject::parse(raw_subject);
+        let config = self.effective_config(Some(&subject)).await?;
+        let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+        let normalize = normalize_param || config.normalize.unwrap_or(false);
+        let versions = self.store.versions_list(&subject).await?;
+        let live: Vec<VersionRecord> = versions.iter().filter(|v| !v.deleted).cloned().collect();
+        let latest = match live.last() {
+            Some(v) => Some(self.record_of(v).await?),
+            None => None,
+        };
+        let prepared = self.prepare(&subject, &request, normalize, latest.as_deref(), false).await?;
+        let Some(parsed) = prepared.parsed else {
+            return Err(RegistryError::invalid_schema("the schema could not be parsed"));
+        };
+        let compatible = CompatibilityVerdict { compatible: true, messages: Vec::new(), problems: Vec::new() };
+        match selector {
+            None => {
+                let history = self.history(&versions).await?;
+                let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
+                Ok(match check_level(level, &parsed, &previous) {
+                    None => compatible,
+                    Some(VersionFailure { index, problems }) => {
+                        let (version, record, _) = &history[index];
+                        CompatibilityVerdict {
+                            compatible: false,
+                            messages: Self::failure_messages(level, &problems, Some((version, record))),
+                            problems,
+                        }
+                    }
+                })
+            }
+            Some(selector) => {
+                let target = match selector {
+                    VersionSelector::Latest => match live.last() {
+                        Some(v) => v.clone(),
+                        None => return Ok(compatible),
+                    },
+                    VersionSelector::Number(n) => {
+                        if versions.is_empty() {
+                            return Err(RegistryError::subject_not_found(raw_subject));
+                        }
+                        live.iter().find(|v| v.version == n).cloned().ok_or_else(|| RegistryError::version_not_found(n))?
+                    }
+                };
+                let record = self.record_of(&target).await?;
+                let old = self.parsed_of(&record).await?;
+                let problems = check_pair(level, &parsed, &old);
+                Ok(if problems.is_empty() {
+                    compatible
+                } else {
+                    CompatibilityVerdict {
+                        compatible: false,
+                        messages: Self::failure_messages(level, &problems, Some((&target, &record))),
+                        problems,
+                    }
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Storage: the [`Store`] trait and its backends.
+//!
+//! The registry's rules live in the service layer; a store keeps rows and makes
+//! each write one transaction. Methods are named `<resource>_<verb>`.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stele_compat::SchemaType;
+
+use crate::error::Result;
+use crate::subject::Subject;
+
+/// A reference from one schema to a subject version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
+}
+
+/// A stored schema: immutable once written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaRecord {
+    pub context: String,
+    pub id: i64,
+    pub fingerprint: String,
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<Reference>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+}
+
+/// One version of a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// The qualified subject name.
+    pub subject: String,
+    pub context: String,
+    pub version: i32,
+    pub schema_id: i64,
+    pub deleted: bool,
+}
+
+/// What a registration writes, decided by the service.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub subject: Subject,
+    pub fingerprint: String,
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<Reference>,
+    /// The references' subjects, qualified relative to this subject's context.
+    pub reference_targets: Vec<(String, i32)>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+    /// An id given by the caller (IMPORT mode).
+    pub explicit_id: Option<i64>,
+    /// A version given by the caller; otherwise one more than the highest.
+    pub explicit_version: Option<i32>,
+    /// The highest version the service saw when it checked compatibility;
+    /// the write fails with [`InsertOutcome::Conflict`] if it has changed.
+    pub expected_max_version: Option<i32>,
+}
+
+/// How a registration write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted { id: i64, version: i32 },
+    /// Another writer changed the subject since the service looked: retry.
+    Conflict,
+    /// The explicit id holds another schema.
+    IdTaken,
+    /// The explicit version exists already.
+    VersionTaken,
+}
+
+/// A scope's stored configuration. Unset fields inherit from the parent scope.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate_fields: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility_group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_rule_set: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_rule_set: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatibility_policy: Option<String>,
+    /// Stele extension: the Protobuf rule profile (`CONFLUENT`, `WIRE`, `WIRE_JSON`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protobuf_rules: Option<String>,
+    /// Stele extension: how consumer contracts are enforced (`ENFORCE`, `WARN`, `OFF`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_contracts: Option<String>,
+}
+
+impl ConfigRecord {
+    /// This record's fields over `parent`'s, field by field.
+    pub fn over(&self, parent: &ConfigRecord) -> ConfigRecord {
+        macro_rules! pick {
+            ($($field:ident),*) => { ConfigRecord { $($field: self.$field.clone().or_else(|| parent.$field.clone()),)* } };
+        }
+        pick!(
+            compatibility_level,
+            normalize,
+            validate_fields,
+            alias,
+            compatibility_group,
+            default_metadata,
+            override_metadata,
+            default_rule_set,
+            override_rule_set,
+            compatibility_policy,
+            protobuf_rules,
+            consumer_contracts
+        )
+    }
+}
+
+/// Storage for the registry. Every write is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether storage answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Every version of a subject, soft-deleted ones included, ascending.
+    async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>>;
+    /// Every version of every subject, ascending by subject then version.
+    async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
+    /// The subject versions that use a schema id.
+    async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>>;
+    /// The subject versions whose schema references `subject` at `version`.
+    async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>>;
+    /// Writes a new version, and its schema when it is new. Soft-deleted
+    /// versions of the subject that hold the same schema are removed, as
+    /// Confluent does when a deleted schema is registered again.
+    async fn version_insert(&self, new: NewVersion) -> Result<InsertOutcome>;
+    /// Marks versions soft-deleted.
+    async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<()>;
+    /// Removes versions; with `purge_settings`, also the subject's config and mode.
+    async fn versions_hard_delete(&self, subject: &Subject, versions: &[i32], purge_settings: bool) -> Result<()>;
+
+    async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>>;
+    async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>>;
+    /// The highest id ever given out in a context.
+    async fn schema_max_id(&self, context: &str) -> Result<i64>;
+
+    async fn contexts_list(&self) -> Result<Vec<String>>;
+
+    async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>>;
+    async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()>;
+    async fn config_delete(&self, scope: &str) -> Result<()>;
+
+    async fn mode_get(&self, scope: &str) -> Result<Option<String>>;
+    async fn mode_put(&self, scope: &str, mode: &str) -> Result<()>;
+    async fn mode_delete(&self, scope: &str) -> Result<()>;
+}
