@@ -516,12 +516,8 @@ impl Schema {
 
     fn to_json(&self, normalize: bool) -> Value {
         let mut printer = Printer::new(normalize);
-        for (index, named) in self.named.iter().enumerate() {
-            if named.from_reference {
-                printer.written[index] = true;
-            }
-        }
-        printer.written.resize(self.named.len(), false);
+        // Types defined by references are known to readers already: printed by name.
+        printer.written = self.named.iter().map(|named| named.from_reference).collect();
         self.node_json(&self.root, &mut printer)
     }
 

@@ -38,6 +38,8 @@ const BUNDLED: &[(&str, &str)] = &[
 pub struct ProtoSchema {
     /// The file as written, with field kinds filled in from the compiled file.
     pub written: FileDescriptorProto,
+    /// The file compiled: names resolved, options interpreted.
+    pub compiled: FileDescriptorProto,
     /// Every compiled file: this one, its imports, the well-known types.
     pub pool: DescriptorPool,
 }
@@ -61,7 +63,11 @@ impl protox::file::FileResolver for Sources {
         if let Some((_, source)) = BUNDLED.iter().find(|(path, _)| *path == name) {
             return protox::file::File::from_source(name, source);
         }
-        self.google.open_file(name)
+        match self.google.open_file(name) {
+            // Like Confluent, an import nobody provides is only an error if a type from it is used.
+            Err(error) if error.is_file_not_found() => protox::file::File::from_source(name, ""),
+            other => other,
+        }
     }
 }
 
@@ -134,7 +140,14 @@ impl ProtoSchema {
             .map(|f| f.file_descriptor_proto().clone())
             .ok_or_else(|| SchemaError::invalid("Could not parse Protobuf - the file did not compile"))?;
         fill_kinds(&mut written, &compiled);
-        Ok(ProtoSchema { written, pool })
+        written.source_code_info = None;
+        if written.syntax.is_none() && declares_proto2(text) {
+            written.syntax = Some("proto2".to_owned());
+        }
+        if written.syntax.as_deref() == Some("proto3") {
+            clear_implicit_labels(&mut written.message_type);
+        }
+        Ok(ProtoSchema { written, compiled, pool })
     }
 
     /// The canonical `.proto` text, as Confluent prints it: no comments,
@@ -151,10 +164,11 @@ impl ProtoSchema {
         render::render(&file)
     }
 
-    /// Base64 of the `FileDescriptorProto`, as `format=serialized` returns it.
+    /// Base64 of the `FileDescriptorProto`, as `format=serialized` returns it:
+    /// the compiled file (options interpreted) with names, labels and JSON
+    /// names as written, the way Confluent builds it.
     pub fn serialized(&self) -> String {
-        let mut file = self.written.clone();
-        file.name = Some(MAIN_FILE.to_owned());
+        let file = render::descriptor_as_written(&self.compiled, &self.written);
         base64::engine::general_purpose::STANDARD.encode(file.encode_to_vec())
     }
 
@@ -183,6 +197,29 @@ fn fill_kinds(written: &mut FileDescriptorProto, compiled: &FileDescriptorProto)
     }
     messages(&mut written.message_type, &compiled.message_type);
     fields(&mut written.extension, &compiled.extension);
+}
+
+/// Whether the source says `syntax = "proto2";` (the parser leaves proto2 unset).
+fn declares_proto2(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.contains("syntax=\"proto2\"") || compact.contains("syntax='proto2'")
+}
+
+/// The parser labels a proto3 field written without a label `optional`; as
+/// written (and as Confluent's descriptor has it) it has no label.
+fn clear_implicit_labels(messages: &mut [prost_types::DescriptorProto]) {
+    use prost_types::field_descriptor_proto::Label;
+    for message in messages {
+        for field in &mut message.field {
+            if field.label == Some(Label::Optional as i32) && !field.proto3_optional() {
+                field.label = None;
+            }
+        }
+        let is_map_entry = message.options.as_ref().and_then(|o| o.map_entry).unwrap_or(false);
+        if !is_map_entry {
+            clear_implicit_labels(&mut message.nested_type);
+        }
+    }
 }
 
 /// Every reason `reader` cannot read data written with `writer`, by Confluent's rules.

@@ -458,3 +458,69 @@ pub fn relativize(file: &mut FileDescriptorProto) {
         }
     }
 }
+
+/// The compiled file with the author's spelling put back: type names, labels
+/// and JSON names as written, map entries named `<field>Entry` with bare key
+/// and value fields, and no source info.
+pub fn descriptor_as_written(compiled: &FileDescriptorProto, written: &FileDescriptorProto) -> FileDescriptorProto {
+    let mut file = compiled.clone();
+    file.name = Some("default".to_owned());
+    file.source_code_info = None;
+    file.syntax.clone_from(&written.syntax);
+    file.dependency.clone_from(&written.dependency);
+    for (message, written_message) in file.message_type.iter_mut().zip(&written.message_type) {
+        message_as_written(message, written_message);
+    }
+    for (field, written_field) in file.extension.iter_mut().zip(&written.extension) {
+        field_as_written(field, written_field);
+        field.extendee.clone_from(&written_field.extendee);
+    }
+    for (service, written_service) in file.service.iter_mut().zip(&written.service) {
+        for (method, written_method) in service.method.iter_mut().zip(&written_service.method) {
+            method.input_type.clone_from(&written_method.input_type);
+            method.output_type.clone_from(&written_method.output_type);
+            method.client_streaming = Some(method.client_streaming());
+            method.server_streaming = Some(method.server_streaming());
+        }
+    }
+    file
+}
+
+fn field_as_written(field: &mut FieldDescriptorProto, written: &FieldDescriptorProto) {
+    field.type_name.clone_from(&written.type_name);
+    field.label = written.label;
+    field.json_name.clone_from(&written.json_name);
+}
+
+fn message_as_written(message: &mut DescriptorProto, written: &DescriptorProto) {
+    let mut renames: Vec<(String, String)> = Vec::new();
+    for (field, written_field) in message.field.iter_mut().zip(&written.field) {
+        field_as_written(field, written_field);
+        let entry = written_field.type_name.as_deref().and_then(|name| map_entry_of(name, written));
+        if let Some(entry) = entry {
+            let renamed = format!("{}Entry", field.name());
+            renames.push((entry.name().to_owned(), renamed.clone()));
+            field.type_name = Some(renamed);
+            field.r#type = None;
+        }
+    }
+    for (field, written_field) in message.extension.iter_mut().zip(&written.extension) {
+        field_as_written(field, written_field);
+    }
+    for oneof in &mut message.oneof_decl {
+        oneof.options.get_or_insert_with(Default::default);
+    }
+    for range in &mut message.extension_range {
+        range.options.get_or_insert_with(Default::default);
+    }
+    for (nested, written_nested) in message.nested_type.iter_mut().zip(&written.nested_type) {
+        message_as_written(nested, written_nested);
+        if let Some((_, renamed)) = renames.iter().find(|(old, _)| old == nested.name()) {
+            nested.name = Some(renamed.clone());
+            for field in &mut nested.field {
+                field.label = None;
+                field.json_name = None;
+            }
+        }
+    }
+}

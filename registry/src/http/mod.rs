@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use tower::ServiceExt as _;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
@@ -119,6 +120,7 @@ pub fn app(state: AppState) -> Router {
     // Path rewriting and trailing-slash trimming must happen before routing,
     // so they wrap the routed service instead of being router layers.
     let front = tower::ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(NormalizePathLayer::trim_trailing_slash())
@@ -146,6 +148,16 @@ pub fn ok<T: Serialize>(value: &T) -> Response {
 /// 200 with the raw text as the body (the `/schema` endpoints).
 pub fn raw(text: String) -> Response {
     json_response(StatusCode::OK, text.into_bytes())
+}
+
+/// A panic is a bug: log it, answer a plain 500, keep serving.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    RegistryError::Internal(format!("handler panicked: {detail}")).into_response()
 }
 
 async fn route_not_found() -> RegistryError {

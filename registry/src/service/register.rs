@@ -50,7 +50,6 @@ struct Prepared {
     text: String,
     references: Vec<Reference>,
     metadata: Option<Value>,
-    rule_set: Option<Value>,
     fingerprint: String,
 }
 
@@ -65,10 +64,66 @@ fn normalize_metadata(metadata: Option<Value>) -> Option<Value> {
             }
         }
     }
-    match &metadata {
-        Value::Object(m) if m.values().all(|v| v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)) => None,
-        _ => Some(metadata),
+    // Empty parts are dropped (Confluent omits them), but an empty metadata object stays.
+    if let Value::Object(map) = &mut metadata {
+        map.retain(|_, v| !(v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)));
     }
+    Some(metadata)
+}
+
+/// Lays `top` over `base`, field by field: properties and tags by key, sensitive as a union.
+fn overlay_metadata(base: Option<Value>, top: Option<&Value>) -> Option<Value> {
+    let Some(top) = top else { return base };
+    let Some(Value::Object(mut merged)) = base else { return Some(top.clone()) };
+    if let Value::Object(top) = top {
+        for (key, value) in top {
+            match (key.as_str(), merged.get_mut(key), value) {
+                ("properties" | "tags", Some(Value::Object(existing)), Value::Object(new)) => {
+                    for (k, v) in new {
+                        existing.insert(k.clone(), v.clone());
+                    }
+                }
+                ("sensitive", Some(Value::Array(existing)), Value::Array(new)) => {
+                    for v in new {
+                        if !existing.contains(v) {
+                            existing.push(v.clone());
+                        }
+                    }
+                }
+                _ => {
+                    merged.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+    Some(Value::Object(merged))
+}
+
+const CONFLUENT_VERSION: &str = "confluent:version";
+
+/// Sets `confluent:version` in the metadata's properties.
+fn with_confluent_version(metadata: Option<Value>, version: i32) -> Option<Value> {
+    let mut metadata = metadata.unwrap_or_else(|| serde_json::json!({}));
+    if let Value::Object(map) = &mut metadata {
+        let properties = map.entry("properties").or_insert_with(|| serde_json::json!({}));
+        if let Value::Object(properties) = properties {
+            properties.insert(CONFLUENT_VERSION.into(), Value::String(version.to_string()));
+        }
+    }
+    Some(metadata)
+}
+
+fn has_confluent_version(metadata: Option<&Value>) -> bool {
+    metadata.and_then(|m| m.get("properties")).and_then(|p| p.get(CONFLUENT_VERSION)).is_some()
+}
+
+/// Metadata that says nothing but `confluent:version`, which a lookup tolerates.
+fn only_bookkeeping(metadata: Option<&Value>) -> bool {
+    let Some(Value::Object(map)) = metadata else { return true };
+    map.iter().all(|(key, value)| match (key.as_str(), value) {
+        ("properties", Value::Object(properties)) => properties.keys().all(|k| k == CONFLUENT_VERSION),
+        _ => false,
+    })
 }
 
 fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &str) -> String {
@@ -119,9 +174,9 @@ impl Registry {
         }
         let text = parsed.as_ref().map_or(text, |p| p.canonical.clone());
         let metadata = normalize_metadata(request.metadata.clone());
-        let rule_set = request.rule_set.clone().filter(|r| !r.is_null());
-        let fingerprint = fingerprint(&text, &references, metadata.as_ref(), rule_set.as_ref());
-        Ok(Prepared { schema_type, parsed, text, references, metadata, rule_set, fingerprint })
+        // Like Confluent's community edition, rule sets are validated but not kept.
+        let fingerprint = fingerprint(&text, &references, metadata.as_ref(), None);
+        Ok(Prepared { schema_type, parsed, text, references, metadata, fingerprint })
     }
 
     /// The parsed schemas of the live versions (oldest first) that a check compares against.
@@ -211,27 +266,21 @@ impl Registry {
         };
         let importing = mode == Mode::Import;
         let prepared = self.prepare(subject, request, normalize, latest.as_deref(), importing).await?;
-        let full_answer = prepared.metadata.is_some() || prepared.rule_set.is_some();
-        let view = |id: i64, version: i32| {
-            full_answer.then(|| SchemaView {
-                subject: None,
-                version: Some(version),
-                id: Some(id),
-                schema_type: (prepared.schema_type != SchemaType::Avro).then(|| prepared.schema_type.as_str()),
-                references: prepared.references.clone(),
-                metadata: prepared.metadata.clone(),
-                rule_set: prepared.rule_set.clone(),
-                schema: prepared.text.clone(),
-                max_id: None,
-            })
-        };
         // Already registered under this subject (at any live version): same id, no check.
-        let candidates: Vec<&VersionRecord> =
-            if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
-        for version in candidates {
-            let record = self.record_of(version).await?;
-            if record.fingerprint == prepared.fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((record.id, version.version, view(record.id, version.version))));
+        // An explicit version asks for a new version; `-1` only considers the latest.
+        if request.version.is_none_or(|v| v <= 0) {
+            let candidates: Vec<&VersionRecord> =
+                if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
+            for version in candidates {
+                let record = self.record_of(version).await?;
+                let equivalent = record.fingerprint == prepared.fingerprint
+                    || (prepared.metadata.is_none()
+                        && only_bookkeeping(record.metadata.as_ref())
+                        && record.schema == prepared.text
+                        && record.references == prepared.references);
+                if equivalent && request.id.is_none_or(|id| id == record.id) {
+                    return Ok(Some((record.id, version.version, None)));
+                }
             }
         }
         let max_version = versions.last().map(|v| v.version);
@@ -244,6 +293,43 @@ impl Registry {
             }
             _ => None,
         };
+        let new_version = explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
+        // Metadata: the config's default, under the request's (or the previous
+        // version's), under the config's override.
+        let mut metadata = prepared.metadata.clone();
+        if !importing {
+            let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
+            metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
+            metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
+            if request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref()) {
+                metadata = with_confluent_version(metadata, new_version);
+            }
+        }
+        let fingerprint = if metadata == prepared.metadata {
+            prepared.fingerprint.clone()
+        } else {
+            fingerprint(&prepared.text, &prepared.references, metadata.as_ref(), None)
+        };
+        let full_answer = metadata.is_some();
+        let view = |id: i64, version: i32| {
+            full_answer.then(|| SchemaView {
+                subject: None,
+                version: Some(version),
+                id: Some(id),
+                schema_type: (prepared.schema_type != SchemaType::Avro).then(|| prepared.schema_type.as_str()),
+                references: prepared.references.clone(),
+                metadata: metadata.clone(),
+                rule_set: None,
+                schema: prepared.text.clone(),
+                max_id: None,
+            })
+        };
+        for version in &live {
+            let record = self.record_of(version).await?;
+            if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
+                return Ok(Some((record.id, version.version, view(record.id, version.version))));
+            }
+        }
         if !importing && let Some(parsed) = &prepared.parsed {
             let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
             let history = self.history(&versions).await?;
@@ -265,13 +351,13 @@ impl Registry {
             prepared.references.iter().map(|r| (self.qualify_reference(subject, &r.subject).qualified(), r.version)).collect();
         let new = NewVersion {
             subject: subject.clone(),
-            fingerprint: prepared.fingerprint.clone(),
+            fingerprint: fingerprint.clone(),
             schema_type: prepared.schema_type,
             schema: prepared.text.clone(),
             references: prepared.references.clone(),
             reference_targets,
-            metadata: prepared.metadata.clone(),
-            rule_set: prepared.rule_set.clone(),
+            metadata: metadata.clone(),
+            rule_set: None,
             explicit_id: request.id,
             explicit_version,
             expected_max_version: max_version,
@@ -321,7 +407,7 @@ impl Registry {
                 } else {
                     Some(record.schema.clone())
                 };
-                stored.as_deref() == Some(prepared.text.as_str()) && prepared.metadata.is_none() && prepared.rule_set.is_none()
+                stored.as_deref() == Some(prepared.text.as_str()) && prepared.metadata.is_none() && only_bookkeeping(record.metadata.as_ref())
             } else {
                 false
             };

@@ -1,0 +1,3 @@
+//! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
+
+mod conformance;
