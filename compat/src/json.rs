@@ -279,7 +279,8 @@ fn finding(rule: &str, path: &str, reader_role: Role) -> Incompatibility {
     Incompatibility {
         rule: rule.to_owned(),
         path: path.to_owned(),
-        confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}\"}}"),
+        // Confluent closes JSON Schema descriptions with `'}`, not `"}`.
+        confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}}}"),
         description,
         additional_info: None,
     }

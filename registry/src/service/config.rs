@@ -157,6 +157,12 @@ impl Registry {
         let policy = one_of(&update.compatibility_policy, POLICIES, "compatibilityPolicy")?;
         let scope = scope_of(subject);
         let _guard = self.write_lock.lock().await;
+        if let Some(raw) = subject {
+            let parsed = Subject::parse(raw);
+            if !parsed.name.is_empty() && self.effective_mode(&parsed).await?.is_read_only() {
+                return Err(RegistryError::not_permitted(format!("Subject {raw} is in read-only mode")));
+            }
+        }
         let current = self.store.config_get(&scope).await?.unwrap_or_default();
         let given = ConfigRecord {
             compatibility_level: level.map(|l| l.as_str().to_owned()),

@@ -465,9 +465,6 @@ impl Registry {
                         None => return Ok(compatible),
                     },
                     VersionSelector::Number(n) => {
-                        if versions.is_empty() {
-                            return Err(RegistryError::subject_not_found(raw_subject));
-                        }
                         live.iter().find(|v| v.version == n).cloned().ok_or_else(|| RegistryError::version_not_found(n))?
                     }
                 };

@@ -277,6 +277,22 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // A schema no version uses any more is gone: the same text registered
+        // later gets a new id (the counter never hands an old one out again).
+        sqlx::query(
+            "DELETE FROM schema_references WHERE context = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM versions v WHERE v.context = ?1 AND v.schema_id = schema_references.schema_id)",
+        )
+        .bind(&subject.context)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM schemas WHERE context = ?1 AND NOT EXISTS \
+             (SELECT 1 FROM versions v WHERE v.context = ?1 AND v.schema_id = schemas.id)",
+        )
+        .bind(&subject.context)
+        .execute(&mut *tx)
+        .await?;
         if purge_settings {
             sqlx::query("DELETE FROM configs WHERE scope = ?").bind(&qualified).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM modes WHERE scope = ?").bind(&qualified).execute(&mut *tx).await?;
