@@ -25,7 +25,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::service::Registry;
@@ -115,24 +115,54 @@ pub fn app(state: AppState) -> Router {
     let api = api_routes()
         .fallback(route_not_found)
         .layer(middleware::from_fn(log_request))
-        .layer(middleware::map_response(json_framework_errors))
-        .with_state(state);
+        .with_state(state.clone());
     // Path rewriting and trailing-slash trimming must happen before routing,
     // so they wrap the routed service instead of being router layers.
     let front = tower::ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(CounterRequestId::new()))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(NormalizePathLayer::trim_trailing_slash())
-        .layer(middleware::from_fn(check_content_type))
-        .layer(middleware::from_fn(rewrite_context_paths))
+        .layer(middleware::from_fn(transport))
         .service(api);
-    Router::new().fallback_service(front.map_err(|never| match never {}))
+    let full = tower::util::BoxCloneSyncService::new(front.map_response(IntoResponse::into_response).map_err(|never| match never {}));
+    let hot = HotPath { state, full: full.clone() };
+    Router::new()
+        .route("/schemas/ids/{id}", axum::routing::get(hot_schema_by_id).with_state(hot))
+        .fallback_service(full)
+}
+
+/// The whole middleware stack and router, as one service.
+type FullService = tower::util::BoxCloneSyncService<Request, Response, std::convert::Infallible>;
+
+#[derive(Clone)]
+struct HotPath {
+    state: AppState,
+    full: FullService,
+}
+
+/// Consumers' hot path: `GET /schemas/ids/{id}` with no query, for an id read
+/// before, is answered from memory ahead of the middleware stack. Anything
+/// else (a miss, a query, a body) goes through the full stack, which gives the
+/// same answer more slowly.
+async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
+    let plain = request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
+    if plain
+        && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
+        && let Some(body) = hot.state.registry.cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
+    {
+        tracing::debug!(http.method = "GET", http.route = "/schemas/ids/{id}", http.status = 200, "GET /schemas/ids/{{id}} 200 (cached)");
+        return json_response(StatusCode::OK, body);
+    }
+    match hot.full.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// A JSON answer with Confluent's media type.
-pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut response = (status, body).into_response();
+pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = (status, body.into()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
     response
 }
@@ -165,7 +195,7 @@ async fn route_not_found() -> RegistryError {
 }
 
 /// Turns axum's own 405 into Confluent's envelope.
-async fn json_framework_errors(response: Response) -> Response {
+fn json_framework_errors(response: Response) -> Response {
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && response.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct != MEDIA_TYPE)
     {
@@ -174,38 +204,73 @@ async fn json_framework_errors(response: Response) -> Response {
     response
 }
 
-/// Refuses a body in a media type Confluent does not accept (415).
-async fn check_content_type(request: Request, next: Next) -> Response {
+/// Confluent's transport rules, before routing: a body in a media type it
+/// does not accept is a 415; `/contexts/{ctx}/...` forms are rewritten.
+async fn transport(request: Request, next: Next) -> Response {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if !ACCEPTED_TYPES.contains(&essence.as_str()) {
             return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type").into_response();
         }
     }
+    if request.uri().path().starts_with("/contexts/") {
+        return rewrite_context_paths(request, next).await;
+    }
     next.run(request).await
 }
 
-/// One structured event per request: method, matched path, status, duration, request id.
+/// Request ids: a per-process random prefix and a counter, unique without a
+/// random draw per request (the read path is measured in microseconds).
+#[derive(Clone)]
+struct CounterRequestId {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CounterRequestId {
+    fn new() -> Self {
+        let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        CounterRequestId { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+    }
+}
+
+impl MakeRequestId for CounterRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
+/// One structured event per request: method, matched path, status, duration,
+/// request id. Successful reads log at DEBUG (they are the consumers' hot path
+/// and would drown everything else); writes and every failure log at INFO.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.extensions().get::<MatchedPath>().map_or_else(|| "<unmatched>".to_owned(), |p| p.as_str().to_owned());
     let request_id = request
         .extensions()
         .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .or_else(|| request.headers().get("x-request-id").and_then(|v| v.to_str().ok()))
-        .unwrap_or_default()
-        .to_owned();
-    let span = tracing::info_span!("request", http.method = %method, http.route = %path, request.id = %request_id);
-    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
-    let _entered = span.enter();
-    tracing::info!(
-        http.status = response.status().as_u16(),
-        duration_us = started.elapsed().as_micros() as u64,
-        "{method} {path} {}",
-        response.status().as_u16()
-    );
+        .map(|id| id.header_value().clone())
+        .unwrap_or_else(|| HeaderValue::from_static(""));
+    let path = request.extensions().get::<MatchedPath>().cloned();
+    let route = || path.as_ref().map_or("<unmatched>", MatchedPath::as_str);
+    let id = || request_id.to_str().unwrap_or_default();
+    // Reads log nothing inside their handlers; a span for them would be built
+    // and formatted for nothing. Writes get one, so their logs carry the request id.
+    let response = if method == Method::GET {
+        next.run(request).await
+    } else {
+        let span = tracing::info_span!("request", http.method = %method, http.route = route(), request.id = id());
+        tracing::Instrument::instrument(next.run(request), span).await
+    };
+    let response = json_framework_errors(response);
+    let status = response.status().as_u16();
+    let duration_us = started.elapsed().as_micros() as u64;
+    if method == Method::GET && status < 400 {
+        tracing::debug!(http.method = %method, http.route = route(), request.id = id(), http.status = status, duration_us, "{method} {} {status}", route());
+    } else {
+        tracing::info!(http.method = %method, http.route = route(), request.id = id(), http.status = status, duration_us, "{method} {} {status}", route());
+    }
     response
 }
 

@@ -34,7 +34,12 @@ fn id_and_params(path: &RawPathParams, query: Option<&str>) -> Result<(i64, Para
 pub async fn by_id(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
     let format = SchemaFormat::parse(params.get("format"));
-    let view = state.registry.schema_view(id, params.get("subject"), format, params.flag("fetchMaxId")).await?;
+    let fetch_max_id = params.flag("fetchMaxId");
+    if format == SchemaFormat::Default && !fetch_max_id {
+        let body = state.registry.schema_json(id, params.get("subject")).await?;
+        return Ok(super::json_response(axum::http::StatusCode::OK, body));
+    }
+    let view = state.registry.schema_view(id, params.get("subject"), format, fetch_max_id).await?;
     Ok(ok(&view))
 }
 

@@ -38,6 +38,9 @@ impl Registry {
                 let key = (version.context.clone(), version.schema_id);
                 self.records.write().remove(&key);
                 self.parsed.write().remove(&key);
+                if let Some(ids) = self.id_bodies.write().get_mut(&version.context) {
+                    ids.remove(&version.schema_id);
+                }
             }
         }
         Ok(())

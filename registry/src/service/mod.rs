@@ -63,6 +63,8 @@ pub struct Registry {
     parsed: RwLock<HashMap<(String, i64), Arc<ParsedSchema>>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
     reregister: RwLock<HashMap<ReregisterKey, i64>>,
+    /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
+    id_bodies: RwLock<HashMap<String, HashMap<i64, bytes::Bytes>>>,
 }
 
 impl Registry {
@@ -74,6 +76,7 @@ impl Registry {
             records: RwLock::new(HashMap::new()),
             parsed: RwLock::new(HashMap::new()),
             reregister: RwLock::new(HashMap::new()),
+            id_bodies: RwLock::new(HashMap::new()),
         }
     }
 

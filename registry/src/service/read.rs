@@ -261,6 +261,25 @@ impl Registry {
         subject.map_or_else(|| DEFAULT_CONTEXT.to_owned(), |s| Subject::parse(s).context)
     }
 
+    /// The serialized answer for an id already read once, without waiting on anything.
+    pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
+        self.id_bodies.read().get(context).and_then(|ids| ids.get(&id)).cloned()
+    }
+
+    /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
+    /// hot path, answered from memory after the first read.
+    pub async fn schema_json(&self, id: i64, subject: Option<&str>) -> Result<bytes::Bytes> {
+        let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| std::borrow::Cow::Owned(Subject::parse(s).context));
+        if let Some(body) = self.id_bodies.read().get(context.as_ref()).and_then(|ids| ids.get(&id)) {
+            return Ok(body.clone());
+        }
+        let record = self.schema_by_id(id, subject).await?;
+        let view = SchemaView::of_record(&record, record.schema.clone());
+        let body = bytes::Bytes::from(serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?);
+        self.id_bodies.write().entry(context.into_owned()).or_default().insert(id, body.clone());
+        Ok(body)
+    }
+
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
     pub async fn schema_by_id(&self, id: i64, subject: Option<&str>) -> Result<Arc<SchemaRecord>> {
         let context = Self::id_context(subject);
