@@ -110,7 +110,11 @@ pub struct VersionFailure {
 
 /// Every incompatibility of `new` with one pair of schemas.
 /// FULL reports the forward problems first, then the backward ones, as Confluent does.
-pub fn check_pair(level: CompatibilityLevel, new: &ParsedSchema, old: &ParsedSchema) -> Vec<Incompatibility> {
+pub fn check_pair(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    old: &ParsedSchema,
+) -> Vec<Incompatibility> {
     let mut problems = Vec::new();
     if new.schema_type != old.schema_type {
         if level != CompatibilityLevel::None {
@@ -131,7 +135,11 @@ pub fn check_pair(level: CompatibilityLevel, new: &ParsedSchema, old: &ParsedSch
 /// `level`. Transitive levels go from the newest version to the oldest and stop
 /// at the first version that fails, like Confluent; the others compare the
 /// latest version only. `None` when compatible.
-pub fn check_level(level: CompatibilityLevel, new: &ParsedSchema, previous: &[&ParsedSchema]) -> Option<VersionFailure> {
+pub fn check_level(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    previous: &[&ParsedSchema],
+) -> Option<VersionFailure> {
     if level == CompatibilityLevel::None {
         return None;
     }

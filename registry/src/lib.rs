@@ -1,5 +1,5 @@
-//! Stele's registry server: the Confluent-compatible REST API over SQLite or
-//! PostgreSQL storage.
+//! Stele's registry server: the Confluent-compatible REST API over `SQLite` or
+//! `PostgreSQL` storage.
 //!
 //! # Layout
 //! - [`http`]: routes, transport rules (media types, Jackson-style coercion,

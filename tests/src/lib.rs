@@ -1,5 +1,5 @@
 //! Support for Stele's end-to-end tests: start the real `stele` binary on
-//! `127.0.0.1:0` with a fresh SQLite file, and talk to it over raw HTTP/1.1 so
+//! `127.0.0.1:0` with a fresh `SQLite` file, and talk to it over raw HTTP/1.1 so
 //! that request paths go out byte for byte.
 //!
 //! # Layout
@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The `stele` binary: `STELE_BIN` if set, else the workspace's debug build,
@@ -37,7 +40,8 @@ pub fn binary() -> PathBuf {
                 .status()
                 .expect("cargo build of the stele binary could not start");
             assert!(status.success(), "cargo build of the stele binary failed");
-            let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| workspace().join("target"), PathBuf::from);
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map_or_else(|_| workspace().join("target"), PathBuf::from);
             target.join("debug").join("stele")
         })
         .clone()
@@ -51,7 +55,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a fresh SQLite database.
+    /// Starts a server on a fresh `SQLite` database.
     pub fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("stele.db").display());
@@ -78,7 +82,11 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     let _ = sender.send(addr);
                     sent = true;
                 }

@@ -15,7 +15,12 @@ pub struct ServeOpts {
     #[arg(long, env = "STELE_LISTEN", default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...`.
-    #[arg(long, env = "STELE_DATABASE_URL", default_value = "sqlite://stele.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "STELE_DATABASE_URL",
+        default_value = "sqlite://stele.db",
+        hide_env_values = true
+    )]
     database: String,
     /// Compatibility level for subjects with none configured.
     #[arg(long, env = "STELE_DEFAULT_COMPATIBILITY", default_value = "BACKWARD", value_parser = parse_level)]

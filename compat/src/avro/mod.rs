@@ -81,9 +81,17 @@ pub struct Field {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NamedKind {
-    Record { error: bool, fields: Vec<Field> },
-    Enum { symbols: Vec<String>, default: Option<String> },
-    Fixed { size: u64 },
+    Record {
+        error: bool,
+        fields: Vec<Field>,
+    },
+    Enum {
+        symbols: Vec<String>,
+        default: Option<String>,
+    },
+    Fixed {
+        size: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +193,12 @@ impl Parser {
             .ok_or_else(|| err(format!("Undefined name: \"{name}\"")))
     }
 
-    fn parse_union(&mut self, whole: &Value, branches: &[Value], namespace: Option<&str>) -> Result<Node, SchemaError> {
+    fn parse_union(
+        &mut self,
+        whole: &Value,
+        branches: &[Value],
+        namespace: Option<&str>,
+    ) -> Result<Node, SchemaError> {
         let mut nodes = Vec::with_capacity(branches.len());
         let mut seen: Vec<String> = Vec::new();
         for branch in branches {
@@ -206,7 +219,12 @@ impl Parser {
         Ok(Node::Union(nodes))
     }
 
-    fn parse_object(&mut self, whole: &Value, object: &Map<String, Value>, namespace: Option<&str>) -> Result<Node, SchemaError> {
+    fn parse_object(
+        &mut self,
+        whole: &Value,
+        object: &Map<String, Value>,
+        namespace: Option<&str>,
+    ) -> Result<Node, SchemaError> {
         let Some(Value::String(ty)) = object.get("type") else {
             return Err(err(format!("No type: {}", compact(whole))));
         };
@@ -219,23 +237,32 @@ impl Parser {
                     .get("items")
                     .ok_or_else(|| err(format!("Array has no items type: {}", compact(whole))))?;
                 let items = self.parse(items, namespace)?;
-                Ok(Node::Array(Box::new(items), props(object, &["type", "items"])))
+                Ok(Node::Array(
+                    Box::new(items),
+                    props(object, &["type", "items"]),
+                ))
             }
             "map" => {
                 let values = object
                     .get("values")
                     .ok_or_else(|| err(format!("Map has no values type: {}", compact(whole))))?;
                 let values = self.parse(values, namespace)?;
-                Ok(Node::Map(Box::new(values), props(object, &["type", "values"])))
+                Ok(Node::Map(
+                    Box::new(values),
+                    props(object, &["type", "values"]),
+                ))
             }
             "record" | "error" | "enum" | "fixed" => self.parse_named(whole, object, ty, namespace),
-            other => self.lookup(other, namespace).map(Node::Named).ok_or_else(|| {
-                if other.is_empty() {
-                    err("Empty name")
-                } else {
-                    err(format!("Type not supported: {other}"))
-                }
-            }),
+            other => self
+                .lookup(other, namespace)
+                .map(Node::Named)
+                .ok_or_else(|| {
+                    if other.is_empty() {
+                        err("Empty name")
+                    } else {
+                        err(format!("Type not supported: {other}"))
+                    }
+                }),
         }
     }
 
@@ -255,13 +282,18 @@ impl Parser {
         };
         let (namespace, name) = match raw_name.rsplit_once('.') {
             Some((ns, short)) => (Some(ns.to_owned()), short.to_owned()),
-            None => (explicit_ns.or(enclosing).map(str::to_owned), raw_name.clone()),
+            None => (
+                explicit_ns.or(enclosing).map(str::to_owned),
+                raw_name.clone(),
+            ),
         };
         for segment in raw_name.split('.') {
             validate_name(segment)?;
         }
         if Primitive::from_name(&name).is_some() && namespace.as_deref().unwrap_or("").is_empty() {
-            return Err(err(format!("Schemas may not be named after primitives: {name}")));
+            return Err(err(format!(
+                "Schemas may not be named after primitives: {name}"
+            )));
         }
         let namespace = namespace.filter(|ns| !ns.is_empty());
         let aliases = match object.get("aliases") {
@@ -302,9 +334,20 @@ impl Parser {
             ),
             "enum" => (
                 parse_enum(whole, object)?,
-                &["type", "name", "namespace", "doc", "aliases", "symbols", "default"],
+                &[
+                    "type",
+                    "name",
+                    "namespace",
+                    "doc",
+                    "aliases",
+                    "symbols",
+                    "default",
+                ],
             ),
-            _ => (parse_fixed(whole, object)?, &["type", "name", "namespace", "doc", "aliases", "size"]),
+            _ => (
+                parse_fixed(whole, object)?,
+                &["type", "name", "namespace", "doc", "aliases", "size"],
+            ),
         };
         self.named[index].kind = kind;
         self.named[index].props = props(object, reserved);
@@ -335,26 +378,32 @@ impl Parser {
             validate_name(name)?;
             let ty = self.parse(ty, namespace)?;
             let order = match field.get("order") {
-                None => None,
                 Some(Value::String(order)) => match order.to_ascii_uppercase().as_str() {
-                    "ASCENDING" => None,
                     "DESCENDING" | "IGNORE" => Some(order.to_ascii_lowercase()),
+                    "ASCENDING" => None,
                     other => {
                         return Err(err(format!(
                             "No enum constant org.apache.avro.Schema.Field.Order.{other}"
                         )));
                     }
                 },
-                Some(_) => None,
+                // Absent, or not a string (which Java ignores).
+                _ => None,
             };
             let aliases = match field.get("aliases") {
-                Some(Value::Array(items)) => items.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
                 _ => Vec::new(),
             };
             if let Some(position) = fields.iter().position(|f| &f.name == name) {
                 return Err(err(format!(
                     "Duplicate field {name} in record {}: {name} pos:{} and {name} pos:{position}.",
-                    object.get("name").and_then(Value::as_str).unwrap_or_default(),
+                    object
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
                     fields.len()
                 )));
             }
@@ -365,7 +414,10 @@ impl Parser {
                 default: field.get("default").cloned(),
                 order,
                 aliases,
-                props: props(field, &["name", "type", "doc", "default", "order", "aliases"]),
+                props: props(
+                    field,
+                    &["name", "type", "doc", "default", "order", "aliases"],
+                ),
             });
         }
         Ok(NamedKind::Record { error, fields })
@@ -379,7 +431,10 @@ fn parse_enum(whole: &Value, object: &Map<String, Value>) -> Result<NamedKind, S
     let mut symbols: Vec<String> = Vec::with_capacity(raw.len());
     for symbol in raw {
         let Some(symbol) = symbol.as_str() else {
-            return Err(err(format!("Enum symbol not a string: {}", compact(symbol))));
+            return Err(err(format!(
+                "Enum symbol not a string: {}",
+                compact(symbol)
+            )));
         };
         validate_name(symbol)?;
         if symbols.iter().any(|s| s == symbol) {
@@ -433,13 +488,20 @@ fn props(object: &Map<String, Value>, reserved: &[&str]) -> Props {
 impl Schema {
     /// Parses Avro schema text, with the named types its references define.
     pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<Schema, SchemaError> {
-        let mut parser = Parser { named: Vec::new(), by_name: HashMap::new(), from_reference: true };
+        let mut parser = Parser {
+            named: Vec::new(),
+            by_name: HashMap::new(),
+            from_reference: true,
+        };
         let mut done = Vec::new();
         load_references(&mut parser, references, &mut done)?;
         parser.from_reference = false;
         let value: Value = serde_json::from_str(text).map_err(|e| err(json_error(&e)))?;
         let root = parser.parse(&value, None)?;
-        Ok(Schema { root, named: parser.named })
+        Ok(Schema {
+            root,
+            named: parser.named,
+        })
     }
 
     /// The text Confluent stores: Java's `Schema.toString()`, compact JSON
@@ -484,28 +546,38 @@ impl Schema {
                 Primitive::Int => value.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
                 Primitive::Long => value.is_i64() || value.is_u64(),
                 Primitive::Float | Primitive::Double => {
-                    value.is_number() || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
+                    value.is_number()
+                        || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
                 }
                 Primitive::Bytes | Primitive::String => value.is_string(),
             },
-            Node::Array(items, _) => value
-                .as_array()
-                .is_some_and(|values| values.iter().all(|v| self.is_valid_default(items, v, visiting))),
-            Node::Map(values, _) => value
-                .as_object()
-                .is_some_and(|map| map.values().all(|v| self.is_valid_default(values, v, visiting))),
-            Node::Union(branches) => branches.first().is_some_and(|first| self.is_valid_default(first, value, visiting)),
+            Node::Array(items, _) => value.as_array().is_some_and(|values| {
+                values
+                    .iter()
+                    .all(|v| self.is_valid_default(items, v, visiting))
+            }),
+            Node::Map(values, _) => value.as_object().is_some_and(|map| {
+                map.values()
+                    .all(|v| self.is_valid_default(values, v, visiting))
+            }),
+            Node::Union(branches) => branches
+                .first()
+                .is_some_and(|first| self.is_valid_default(first, value, visiting)),
             Node::Named(index) => match &self.named[*index].kind {
                 NamedKind::Enum { .. } | NamedKind::Fixed { .. } => value.is_string(),
                 NamedKind::Record { fields, .. } => {
                     if visiting.contains(index) {
                         return true;
                     }
-                    let Some(object) = value.as_object() else { return false };
+                    let Some(object) = value.as_object() else {
+                        return false;
+                    };
                     visiting.push(*index);
-                    let valid = fields.iter().all(|field| match object.get(&field.name).or(field.default.as_ref()) {
-                        Some(v) => self.is_valid_default(&field.ty, v, visiting),
-                        None => false,
+                    let valid = fields.iter().all(|field| {
+                        match object.get(&field.name).or(field.default.as_ref()) {
+                            Some(v) => self.is_valid_default(&field.ty, v, visiting),
+                            None => false,
+                        }
                     });
                     visiting.pop();
                     valid
@@ -517,7 +589,11 @@ impl Schema {
     fn to_json(&self, normalize: bool) -> Value {
         let mut printer = Printer::new(normalize);
         // Types defined by references are known to readers already: printed by name.
-        printer.written = self.named.iter().map(|named| named.from_reference).collect();
+        printer.written = self
+            .named
+            .iter()
+            .map(|named| named.from_reference)
+            .collect();
         self.node_json(&self.root, &mut printer)
     }
 
@@ -544,7 +620,12 @@ impl Schema {
                 extend(&mut object, props);
                 Value::Object(object)
             }
-            Node::Union(branches) => Value::Array(branches.iter().map(|b| self.node_json(b, printer)).collect()),
+            Node::Union(branches) => Value::Array(
+                branches
+                    .iter()
+                    .map(|b| self.node_json(b, printer))
+                    .collect(),
+            ),
             Node::Named(index) => self.named_json(*index, printer),
         }
     }
@@ -553,11 +634,13 @@ impl Schema {
         let named = &self.named[index];
         if printer.written.get(index).copied().unwrap_or(false) {
             // Java's `getQualified(names.space)`: the short name when in the same namespace.
-            return Value::String(if named.namespace.as_deref() == printer.namespace.as_deref() {
-                named.name.clone()
-            } else {
-                named.full_name()
-            });
+            return Value::String(
+                if named.namespace.as_deref() == printer.namespace.as_deref() {
+                    named.name.clone()
+                } else {
+                    named.full_name()
+                },
+            );
         }
         if let Some(slot) = printer.written.get_mut(index) {
             *slot = true;
@@ -614,7 +697,11 @@ impl Schema {
             object.insert("doc".into(), doc.clone().into());
         }
         if let Some(default) = &field.default {
-            let default = if printer.normalize { self.typed_default(&field.ty, default) } else { default.clone() };
+            let default = if printer.normalize {
+                Self::typed_default(&field.ty, default)
+            } else {
+                default.clone()
+            };
             object.insert("default".into(), default);
         }
         if let Some(order) = &field.order {
@@ -629,18 +716,25 @@ impl Schema {
 
     /// A default as Java re-encodes it from its decoded value: floating-point
     /// types always carry a fraction (`1` becomes `1.0`).
-    fn typed_default(&self, node: &Node, value: &Value) -> Value {
+    fn typed_default(node: &Node, value: &Value) -> Value {
         match (node, value) {
             (Node::Primitive(Primitive::Float | Primitive::Double, _), Value::Number(n)) => n
                 .as_f64()
                 .and_then(serde_json::Number::from_f64)
                 .map_or_else(|| value.clone(), Value::Number),
-            (Node::Union(branches), _) => branches.first().map_or_else(|| value.clone(), |b| self.typed_default(b, value)),
-            (Node::Array(items, _), Value::Array(values)) => {
-                Value::Array(values.iter().map(|v| self.typed_default(items, v)).collect())
-            }
+            (Node::Union(branches), _) => branches
+                .first()
+                .map_or_else(|| value.clone(), |b| Self::typed_default(b, value)),
+            (Node::Array(items, _), Value::Array(values)) => Value::Array(
+                values
+                    .iter()
+                    .map(|v| Self::typed_default(items, v))
+                    .collect(),
+            ),
             (Node::Map(values_ty, _), Value::Object(map)) => Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), self.typed_default(values_ty, v))).collect(),
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Self::typed_default(values_ty, v)))
+                    .collect(),
             ),
             _ => value.clone(),
         }
@@ -663,7 +757,11 @@ struct Printer {
 
 impl Printer {
     fn new(normalize: bool) -> Printer {
-        Printer { normalize, written: Vec::new(), namespace: None }
+        Printer {
+            normalize,
+            written: Vec::new(),
+            namespace: None,
+        }
     }
 }
 
@@ -681,7 +779,11 @@ fn short_alias(alias: &str, namespace: Option<&str>) -> String {
     }
 }
 
-fn load_references(parser: &mut Parser, references: &[ResolvedReference], done: &mut Vec<String>) -> Result<(), SchemaError> {
+fn load_references(
+    parser: &mut Parser,
+    references: &[ResolvedReference],
+    done: &mut Vec<String>,
+) -> Result<(), SchemaError> {
     for reference in references {
         if done.contains(&reference.name) {
             continue;
@@ -690,20 +792,30 @@ fn load_references(parser: &mut Parser, references: &[ResolvedReference], done: 
         if reference.schema_type != SchemaType::Avro {
             return Err(SchemaError::Reference {
                 name: reference.name.clone(),
-                reason: format!("a {} schema cannot be referenced from Avro", reference.schema_type),
+                reason: format!(
+                    "a {} schema cannot be referenced from Avro",
+                    reference.schema_type
+                ),
             });
         }
         load_references(parser, &reference.references, done)?;
-        let value: Value = serde_json::from_str(&reference.schema).map_err(|e| err(json_error(&e)))?;
-        parser.parse(&value, None).map_err(|e| SchemaError::Reference {
-            name: reference.name.clone(),
-            reason: e.to_string(),
-        })?;
+        let value: Value =
+            serde_json::from_str(&reference.schema).map_err(|e| err(json_error(&e)))?;
+        parser
+            .parse(&value, None)
+            .map_err(|e| SchemaError::Reference {
+                name: reference.name.clone(),
+                reason: e.to_string(),
+            })?;
     }
     Ok(())
 }
 
 /// A JSON syntax error in words close to what Jackson says.
 pub(crate) fn json_error(error: &serde_json::Error) -> String {
-    format!("Invalid JSON at line {} column {}: {error}", error.line(), error.column())
+    format!(
+        "Invalid JSON at line {} column {}: {error}",
+        error.line(),
+        error.column()
+    )
 }

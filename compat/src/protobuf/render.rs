@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::uninterpreted_option::NamePart;
 use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, ServiceDescriptorProto,
-    UninterpretedOption,
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+    ServiceDescriptorProto, UninterpretedOption,
 };
 
 use super::scalar_name;
@@ -29,10 +29,19 @@ pub fn render(file: &FileDescriptorProto) -> String {
         out.push('\n');
         for (index, dependency) in file.dependency.iter().enumerate() {
             let public = file.public_dependency.contains(&(index as i32));
-            let _ = writeln!(out, "import {}{};", if public { "public " } else { "" }, quote(dependency.as_bytes()));
+            let _ = writeln!(
+                out,
+                "import {}{};",
+                if public { "public " } else { "" },
+                quote(dependency.as_bytes())
+            );
         }
     }
-    let options = file.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
+    let options = file
+        .options
+        .as_ref()
+        .map(|o| o.uninterpreted_option.as_slice())
+        .unwrap_or_default();
     if !options.is_empty() {
         out.push('\n');
         for option in options {
@@ -43,7 +52,7 @@ pub fn render(file: &FileDescriptorProto) -> String {
     if !messages.is_empty() || !file.enum_type.is_empty() {
         out.push('\n');
         for message in messages {
-            out.push_str(&message_text(message, file));
+            out.push_str(&message_text(message));
         }
         for enumeration in &file.enum_type {
             out.push_str(&enum_text(enumeration));
@@ -51,7 +60,7 @@ pub fn render(file: &FileDescriptorProto) -> String {
     }
     if !file.extension.is_empty() {
         out.push('\n');
-        out.push_str(&extends_text(&file.extension, file));
+        out.push_str(&extends_text(&file.extension));
     }
     if !file.service.is_empty() {
         out.push('\n');
@@ -75,33 +84,46 @@ fn indent(text: &str) -> String {
 }
 
 fn is_map_entry(message: &DescriptorProto) -> bool {
-    message.options.as_ref().and_then(|o| o.map_entry).unwrap_or(false)
+    message
+        .options
+        .as_ref()
+        .and_then(|o| o.map_entry)
+        .unwrap_or(false)
 }
 
-fn message_text(message: &DescriptorProto, file: &FileDescriptorProto) -> String {
+fn message_text(message: &DescriptorProto) -> String {
     let name = message.name();
     let mut body = String::new();
     let reserved = reserved_lines(
-        message.reserved_range.iter().map(|r| (r.start(), r.end() - 1)),
+        message
+            .reserved_range
+            .iter()
+            .map(|r| (r.start(), r.end() - 1)),
         &message.reserved_name,
     );
     if !reserved.is_empty() {
         body.push('\n');
         body.push_str(&indent(&reserved));
     }
-    let options = message.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
+    let options = message
+        .options
+        .as_ref()
+        .map(|o| o.uninterpreted_option.as_slice())
+        .unwrap_or_default();
     if !options.is_empty() {
         body.push('\n');
         for option in options {
             body.push_str(&indent(&format!("option {};", option_text(option))));
         }
     }
-    let real_oneof = |field: &FieldDescriptorProto| field.oneof_index.is_some() && !field.proto3_optional();
-    let plain: Vec<&FieldDescriptorProto> = message.field.iter().filter(|f| !real_oneof(f)).collect();
+    let real_oneof =
+        |field: &FieldDescriptorProto| field.oneof_index.is_some() && !field.proto3_optional();
+    let plain: Vec<&FieldDescriptorProto> =
+        message.field.iter().filter(|f| !real_oneof(f)).collect();
     if !plain.is_empty() {
         body.push('\n');
         for field in plain {
-            body.push_str(&indent(&field_text(field, message, file, true)));
+            body.push_str(&indent(&field_text(field, message, true)));
         }
     }
     let mut oneofs = String::new();
@@ -115,12 +137,16 @@ fn message_text(message: &DescriptorProto, file: &FileDescriptorProto) -> String
             continue; // a proto3 `optional` field's synthetic oneof
         }
         let mut text = format!("oneof {} {{\n", oneof.name());
-        let options = oneof.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
+        let options = oneof
+            .options
+            .as_ref()
+            .map(|o| o.uninterpreted_option.as_slice())
+            .unwrap_or_default();
         for option in options {
             text.push_str(&indent(&format!("option {};", option_text(option))));
         }
         for field in members {
-            text.push_str(&indent(&field_text(field, message, file, false)));
+            text.push_str(&indent(&field_text(field, message, false)));
         }
         text.push_str("}\n");
         oneofs.push_str(&indent(&text));
@@ -130,15 +156,23 @@ fn message_text(message: &DescriptorProto, file: &FileDescriptorProto) -> String
         body.push_str(&oneofs);
     }
     if !message.extension_range.is_empty() {
-        let ranges: Vec<String> = message.extension_range.iter().map(|r| range_text(r.start(), r.end() - 1)).collect();
+        let ranges: Vec<String> = message
+            .extension_range
+            .iter()
+            .map(|r| range_text(r.start(), r.end() - 1))
+            .collect();
         body.push('\n');
         body.push_str(&indent(&format!("extensions {};", ranges.join(", "))));
     }
-    let nested: Vec<&DescriptorProto> = message.nested_type.iter().filter(|m| !is_map_entry(m)).collect();
+    let nested: Vec<&DescriptorProto> = message
+        .nested_type
+        .iter()
+        .filter(|m| !is_map_entry(m))
+        .collect();
     if !nested.is_empty() || !message.enum_type.is_empty() {
         body.push('\n');
         for nested in nested {
-            body.push_str(&indent(&message_text(nested, file)));
+            body.push_str(&indent(&message_text(nested)));
         }
         for enumeration in &message.enum_type {
             body.push_str(&indent(&enum_text(enumeration)));
@@ -146,35 +180,45 @@ fn message_text(message: &DescriptorProto, file: &FileDescriptorProto) -> String
     }
     if !message.extension.is_empty() {
         body.push('\n');
-        body.push_str(&indent(&extends_text(&message.extension, file)));
+        body.push_str(&indent(&extends_text(&message.extension)));
     }
-    if body.is_empty() { format!("message {name} {{}}\n") } else { format!("message {name} {{{body}}}\n") }
+    if body.is_empty() {
+        format!("message {name} {{}}\n")
+    } else {
+        format!("message {name} {{{body}}}\n")
+    }
 }
 
-fn type_text(field: &FieldDescriptorProto, scope: Option<&DescriptorProto>, file: &FileDescriptorProto) -> String {
+fn type_text(field: &FieldDescriptorProto, scope: Option<&DescriptorProto>) -> String {
     if let Some(type_name) = &field.type_name {
         if let Some(entry) = scope.and_then(|s| map_entry_of(type_name, s))
             && entry.field.len() == 2
         {
             return format!(
                 "map<{}, {}>",
-                type_text(&entry.field[0], Some(entry), file),
-                type_text(&entry.field[1], Some(entry), file)
+                type_text(&entry.field[0], Some(entry)),
+                type_text(&entry.field[1], Some(entry))
             );
         }
         return type_name.clone();
     }
-    field.r#type.and_then(|t| Type::try_from(t).ok()).map_or_else(String::new, |t| scalar_name(t).to_owned())
+    field
+        .r#type
+        .and_then(|t| Type::try_from(t).ok())
+        .map_or_else(String::new, |t| scalar_name(t).to_owned())
 }
 
 /// The synthetic entry message a `map<K, V>` field refers to, when it is nested in `scope`.
 fn map_entry_of<'m>(type_name: &str, scope: &'m DescriptorProto) -> Option<&'m DescriptorProto> {
     let short = type_name.rsplit('.').next().unwrap_or(type_name);
-    scope.nested_type.iter().find(|m| m.name() == short && is_map_entry(m))
+    scope
+        .nested_type
+        .iter()
+        .find(|m| m.name() == short && is_map_entry(m))
 }
 
-fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, file: &FileDescriptorProto, with_label: bool) -> String {
-    let ty = type_text(field, Some(scope), file);
+fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label: bool) -> String {
+    let ty = type_text(field, Some(scope));
     let is_map = ty.starts_with("map<");
     let label = match field.label.and_then(|l| Label::try_from(l).ok()) {
         Some(_) if is_map || !with_label => "",
@@ -185,8 +229,18 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, file: &File
     };
     let mut options: Vec<String> = Vec::new();
     if let Some(default) = &field.default_value {
-        let quoted = matches!(field.r#type.and_then(|t| Type::try_from(t).ok()), Some(Type::String | Type::Bytes));
-        options.push(format!("default = {}", if quoted { quote(default.as_bytes()) } else { default.clone() }));
+        let quoted = matches!(
+            field.r#type.and_then(|t| Type::try_from(t).ok()),
+            Some(Type::String | Type::Bytes)
+        );
+        options.push(format!(
+            "default = {}",
+            if quoted {
+                quote(default.as_bytes())
+            } else {
+                default.clone()
+            }
+        ));
     }
     if let Some(field_options) = &field.options {
         if let Some(packed) = field_options.packed {
@@ -217,10 +271,17 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, file: &File
 fn enum_text(enumeration: &EnumDescriptorProto) -> String {
     let mut body = String::new();
     body.push_str(&reserved_lines(
-        enumeration.reserved_range.iter().map(|r| (r.start(), r.end())),
+        enumeration
+            .reserved_range
+            .iter()
+            .map(|r| (r.start(), r.end())),
         &enumeration.reserved_name,
     ));
-    let options = enumeration.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
+    let options = enumeration
+        .options
+        .as_ref()
+        .map(|o| o.uninterpreted_option.as_slice())
+        .unwrap_or_default();
     let mut options: Vec<String> = options.iter().map(option_text).collect();
     if let Some(allow_alias) = enumeration.options.as_ref().and_then(|o| o.allow_alias) {
         options.insert(0, format!("allow_alias = {allow_alias}"));
@@ -233,12 +294,20 @@ fn enum_text(enumeration: &EnumDescriptorProto) -> String {
             .options
             .as_ref()
             .map(|o| {
-                let mut all: Vec<String> = o.deprecated.map(|d| format!("deprecated = {d}")).into_iter().collect();
+                let mut all: Vec<String> = o
+                    .deprecated
+                    .map(|d| format!("deprecated = {d}"))
+                    .into_iter()
+                    .collect();
                 all.extend(o.uninterpreted_option.iter().map(option_text));
                 all
             })
             .unwrap_or_default();
-        let suffix = if options.is_empty() { String::new() } else { format!(" [{}]", options.join(", ")) };
+        let suffix = if options.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", options.join(", "))
+        };
         let _ = writeln!(body, "{} = {}{suffix};", value.name(), value.number());
     }
     if body.is_empty() {
@@ -248,14 +317,18 @@ fn enum_text(enumeration: &EnumDescriptorProto) -> String {
     }
 }
 
-fn extends_text(extensions: &[FieldDescriptorProto], file: &FileDescriptorProto) -> String {
+fn extends_text(extensions: &[FieldDescriptorProto]) -> String {
     let mut out = String::new();
     let mut index = 0;
     while index < extensions.len() {
         let extendee = extensions[index].extendee();
         let mut body = String::new();
         while index < extensions.len() && extensions[index].extendee() == extendee {
-            body.push_str(&field_text(&extensions[index], &DescriptorProto::default(), file, true));
+            body.push_str(&field_text(
+                &extensions[index],
+                &DescriptorProto::default(),
+                true,
+            ));
             index += 1;
         }
         let _ = write!(out, "extend {extendee} {{\n{}}}\n", indent(&body));
@@ -265,7 +338,11 @@ fn extends_text(extensions: &[FieldDescriptorProto], file: &FileDescriptorProto)
 
 fn service_text(service: &ServiceDescriptorProto) -> String {
     let mut body = String::new();
-    let options = service.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
+    let options = service
+        .options
+        .as_ref()
+        .map(|o| o.uninterpreted_option.as_slice())
+        .unwrap_or_default();
     for option in options {
         let _ = writeln!(body, "option {};", option_text(option));
     }
@@ -332,7 +409,18 @@ fn option_text(option: &UninterpretedOption) -> String {
     let name: Vec<String> = option
         .name
         .iter()
-        .map(|NamePart { name_part, is_extension }| if *is_extension { format!("({name_part})") } else { name_part.clone() })
+        .map(
+            |NamePart {
+                 name_part,
+                 is_extension,
+             }| {
+                if *is_extension {
+                    format!("({name_part})")
+                } else {
+                    name_part.clone()
+                }
+            },
+        )
         .collect();
     let value = if let Some(identifier) = &option.identifier_value {
         identifier.clone()
@@ -395,8 +483,12 @@ pub fn normalize(file: &mut FileDescriptorProto) {
 }
 
 fn normalize_message(message: &mut DescriptorProto) {
-    message.field.sort_by_key(|f| f.number());
-    message.reserved_range.sort_by_key(|r| r.start());
+    message
+        .field
+        .sort_by_key(prost_types::FieldDescriptorProto::number);
+    message
+        .reserved_range
+        .sort_by_key(prost_types::descriptor_proto::ReservedRange::start);
     if let Some(options) = &mut message.options {
         options.uninterpreted_option.sort_by_key(option_text);
     }
@@ -414,15 +506,23 @@ fn normalize_message(message: &mut DescriptorProto) {
 }
 
 fn normalize_enum(enumeration: &mut EnumDescriptorProto) {
-    enumeration.value.sort_by_key(|v| v.number());
-    enumeration.reserved_range.sort_by_key(|r| r.start());
+    enumeration
+        .value
+        .sort_by_key(prost_types::EnumValueDescriptorProto::number);
+    enumeration
+        .reserved_range
+        .sort_by_key(prost_types::enum_descriptor_proto::EnumReservedRange::start);
 }
 
 /// Makes a compiled descriptor's fully-qualified type names read as written:
 /// the package and enclosing scopes are dropped.
 pub fn relativize(file: &mut FileDescriptorProto) {
     let package = file.package.clone().unwrap_or_default();
-    let prefix = if package.is_empty() { ".".to_owned() } else { format!(".{package}.") };
+    let prefix = if package.is_empty() {
+        ".".to_owned()
+    } else {
+        format!(".{package}.")
+    };
     let shorten = |name: &mut Option<String>, scope: &str| {
         if let Some(full) = name.as_mut() {
             if let Some(rest) = full.strip_prefix(&format!("{prefix}{scope}")) {
@@ -434,7 +534,11 @@ pub fn relativize(file: &mut FileDescriptorProto) {
             }
         }
     };
-    fn walk(message: &mut DescriptorProto, scope: &str, shorten: &dyn Fn(&mut Option<String>, &str)) {
+    fn walk(
+        message: &mut DescriptorProto,
+        scope: &str,
+        shorten: &dyn Fn(&mut Option<String>, &str),
+    ) {
         let inner = format!("{scope}{}.", message.name());
         for field in &mut message.field {
             shorten(&mut field.type_name, &inner);
@@ -462,7 +566,10 @@ pub fn relativize(file: &mut FileDescriptorProto) {
 /// The compiled file with the author's spelling put back: type names, labels
 /// and JSON names as written, map entries named `<field>Entry` with bare key
 /// and value fields, and no source info.
-pub fn descriptor_as_written(compiled: &FileDescriptorProto, written: &FileDescriptorProto) -> FileDescriptorProto {
+pub fn descriptor_as_written(
+    compiled: &FileDescriptorProto,
+    written: &FileDescriptorProto,
+) -> FileDescriptorProto {
     let mut file = compiled.clone();
     file.name = Some("default".to_owned());
     file.source_code_info = None;
@@ -496,7 +603,10 @@ fn message_as_written(message: &mut DescriptorProto, written: &DescriptorProto) 
     let mut renames: Vec<(String, String)> = Vec::new();
     for (field, written_field) in message.field.iter_mut().zip(&written.field) {
         field_as_written(field, written_field);
-        let entry = written_field.type_name.as_deref().and_then(|name| map_entry_of(name, written));
+        let entry = written_field
+            .type_name
+            .as_deref()
+            .and_then(|name| map_entry_of(name, written));
         if let Some(entry) = entry {
             let renamed = format!("{}Entry", field.name());
             renames.push((entry.name().to_owned(), renamed.clone()));

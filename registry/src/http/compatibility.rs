@@ -19,28 +19,53 @@ struct Verdict {
 
 fn answer(result: Result<CompatibilityVerdict>, verbose: bool) -> Result<Response> {
     match result {
-        Ok(verdict) => Ok(ok(&Verdict { is_compatible: verdict.compatible, messages: verbose.then_some(verdict.messages) })),
+        Ok(verdict) => Ok(ok(&Verdict {
+            is_compatible: verdict.compatible,
+            messages: verbose.then_some(verdict.messages),
+        })),
         // With `verbose`, an unparseable schema is an incompatible verdict that says why.
-        Err(error) if verbose && error.code() == ErrorCode::InvalidSchema => {
-            Ok(ok(&Verdict { is_compatible: false, messages: Some(vec![error.to_string()]) }))
-        }
+        Err(error) if verbose && error.code() == ErrorCode::InvalidSchema => Ok(ok(&Verdict {
+            is_compatible: false,
+            messages: Some(vec![error.to_string()]),
+        })),
         Err(error) => Err(error),
     }
 }
 
-pub async fn against_history(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery, body: Bytes) -> Result<Response> {
+pub async fn against_history(
+    State(state): State<AppState>,
+    path: RawPathParams,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response> {
     let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    let result = state.registry.check_compatibility(&subject, None, request, params.flag("normalize")).await;
+    let result = state
+        .registry
+        .check_compatibility(&subject, None, request, params.flag("normalize"))
+        .await;
     answer(result, params.flag("verbose"))
 }
 
-pub async fn against_version(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery, body: Bytes) -> Result<Response> {
+pub async fn against_version(
+    State(state): State<AppState>,
+    path: RawPathParams,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response> {
     let path = PathParams::from_raw(&path);
     let selector = VersionSelector::parse(&path.get("version"))?;
     let request = register_request(&parse_body(&body)?)?;
     let params = Params::parse(query.as_deref());
-    let result = state.registry.check_compatibility(&path.get("subject"), Some(selector), request, params.flag("normalize")).await;
+    let result = state
+        .registry
+        .check_compatibility(
+            &path.get("subject"),
+            Some(selector),
+            request,
+            params.flag("normalize"),
+        )
+        .await;
     answer(result, params.flag("verbose"))
 }

@@ -2,7 +2,7 @@
 //! plus the health probes.
 //!
 //! Every route is declared once in the table in [`routes!`], which builds the
-//! router and the list [`ROUTES`] that the OpenAPI test holds the spec to.
+//! router and the list [`ROUTES`] that the `OpenAPI` test holds the spec to.
 
 mod compatibility;
 mod root;
@@ -25,7 +25,9 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::service::Registry;
@@ -125,10 +127,20 @@ pub fn app(state: AppState) -> Router {
         .layer(NormalizePathLayer::trim_trailing_slash())
         .layer(middleware::from_fn(transport))
         .service(api);
-    let full = tower::util::BoxCloneSyncService::new(front.map_response(IntoResponse::into_response).map_err(|never| match never {}));
-    let hot = HotPath { state, full: full.clone() };
+    let full = tower::util::BoxCloneSyncService::new(
+        front
+            .map_response(IntoResponse::into_response)
+            .map_err(|never| match never {}),
+    );
+    let hot = HotPath {
+        state,
+        full: full.clone(),
+    };
     Router::new()
-        .route("/schemas/ids/{id}", axum::routing::get(hot_schema_by_id).with_state(hot))
+        .route(
+            "/schemas/ids/{id}",
+            axum::routing::get(hot_schema_by_id).with_state(hot),
+        )
         .fallback_service(full)
 }
 
@@ -146,12 +158,25 @@ struct HotPath {
 /// else (a miss, a query, a body) goes through the full stack, which gives the
 /// same answer more slowly.
 async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
-    let plain = request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
+    let plain =
+        request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
     if plain
-        && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
-        && let Some(body) = hot.state.registry.cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
+        && let Some(id) = request
+            .uri()
+            .path()
+            .strip_prefix("/schemas/ids/")
+            .and_then(|id| id.parse::<i32>().ok())
+        && let Some(body) = hot
+            .state
+            .registry
+            .cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
     {
-        tracing::debug!(http.method = "GET", http.route = "/schemas/ids/{id}", http.status = 200, "GET /schemas/ids/{{id}} 200 (cached)");
+        tracing::debug!(
+            http.method = "GET",
+            http.route = "/schemas/ids/{id}",
+            http.status = 200,
+            "GET /schemas/ids/{{id}} 200 (cached)"
+        );
         return json_response(StatusCode::OK, body);
     }
     match hot.full.oneshot(request).await {
@@ -163,7 +188,9 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
 /// A JSON answer with Confluent's media type.
 pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut response = (status, body.into()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
     response
 }
 
@@ -171,7 +198,9 @@ pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
 pub fn ok<T: Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => json_response(StatusCode::OK, body),
-        Err(error) => RegistryError::Internal(format!("response did not serialize: {error}")).into_response(),
+        Err(error) => {
+            RegistryError::Internal(format!("response did not serialize: {error}")).into_response()
+        }
     }
 }
 
@@ -181,6 +210,10 @@ pub fn raw(text: String) -> Response {
 }
 
 /// A panic is a bug: log it, answer a plain 500, keep serving.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "CatchPanicLayer hands the payload over by value"
+)]
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
@@ -197,9 +230,13 @@ async fn route_not_found() -> RegistryError {
 /// Turns axum's own 405 into Confluent's envelope.
 fn json_framework_errors(response: Response) -> Response {
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct != MEDIA_TYPE)
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|ct| ct != MEDIA_TYPE)
     {
-        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed").into_response();
+        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed")
+            .into_response();
     }
     response
 }
@@ -208,9 +245,20 @@ fn json_framework_errors(response: Response) -> Response {
 /// does not accept is a 415; `/contexts/{ctx}/...` forms are rewritten.
 async fn transport(request: Request, next: Next) -> Response {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let essence = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if !ACCEPTED_TYPES.contains(&essence.as_str()) {
-            return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type").into_response();
+            return RegistryError::new(
+                ErrorCode::UnsupportedMediaType,
+                "HTTP 415 Unsupported Media Type",
+            )
+            .into_response();
         }
     }
     if request.uri().path().starts_with("/contexts/") {
@@ -230,14 +278,19 @@ struct CounterRequestId {
 impl CounterRequestId {
     fn new() -> Self {
         let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        CounterRequestId { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+        CounterRequestId {
+            prefix: prefix.into(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
     }
 }
 
 impl MakeRequestId for CounterRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -247,11 +300,10 @@ impl MakeRequestId for CounterRequestId {
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.header_value().clone())
-        .unwrap_or_else(|| HeaderValue::from_static(""));
+    let request_id = request.extensions().get::<RequestId>().map_or_else(
+        || HeaderValue::from_static(""),
+        |id| id.header_value().clone(),
+    );
     let path = request.extensions().get::<MatchedPath>().cloned();
     let route = || path.as_ref().map_or("<unmatched>", MatchedPath::as_str);
     let id = || request_id.to_str().unwrap_or_default();
@@ -287,42 +339,64 @@ async fn rewrite_context_paths(mut request: Request, next: Next) -> Response {
         return next.run(request).await;
     };
     let mut parts = rest.splitn(2, '/');
-    let raw_context = percent_encoding::percent_decode_str(parts.next().unwrap_or_default()).decode_utf8_lossy().into_owned();
+    let raw_context = percent_encoding::percent_decode_str(parts.next().unwrap_or_default())
+        .decode_utf8_lossy()
+        .into_owned();
     let Some(tail) = parts.next() else {
         return next.run(request).await;
     };
     if raw_context.contains(':') {
         return RegistryError::bad_request("Context name cannot contain a colon").into_response();
     }
-    let context = if raw_context.starts_with('.') { raw_context } else { format!(".{raw_context}") };
+    let context = if raw_context.starts_with('.') {
+        raw_context
+    } else {
+        format!(".{raw_context}")
+    };
     let prefix = format!(":{context}:");
     let query = request.uri().query().map(str::to_owned);
     let with_query = |path: String, extra: Option<(&str, &str)>| {
-        let mut query_parts: Vec<String> = query.iter().filter(|q| !q.is_empty()).cloned().collect();
+        let mut query_parts: Vec<String> =
+            query.iter().filter(|q| !q.is_empty()).cloned().collect();
         if let Some((key, value)) = extra {
             query_parts.push(format!("{key}={}", encode_segment(value)));
         }
-        if query_parts.is_empty() { path } else { format!("{path}?{}", query_parts.join("&")) }
+        if query_parts.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", query_parts.join("&"))
+        }
     };
     let segments: Vec<&str> = tail.split('/').collect();
     let subject_in = |encoded: &str| {
-        let name = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+        let name = percent_encoding::percent_decode_str(encoded)
+            .decode_utf8_lossy()
+            .into_owned();
         encode_segment(&format!("{prefix}{name}"))
     };
     let rewritten = match segments.as_slice() {
         ["subjects"] => with_query("/subjects".into(), Some(("subjectPrefix", &prefix))),
         ["subjects", subject, rest @ ..] => with_query(
-            format!("/subjects/{}{}", subject_in(subject), rest.iter().map(|s| format!("/{s}")).collect::<String>()),
+            format!("/subjects/{}{}", subject_in(subject), tail_path(rest)),
             None,
         ),
         ["schemas"] => with_query("/schemas".into(), Some(("subjectPrefix", &prefix))),
-        ["schemas", rest @ ..] => {
-            with_query(format!("/schemas/{}", rest.join("/")), Some(("subject", &prefix)))
+        ["schemas", rest @ ..] => with_query(
+            format!("/schemas/{}", rest.join("/")),
+            Some(("subject", &prefix)),
+        ),
+        [kind @ ("config" | "mode")] => {
+            with_query(format!("/{kind}/{}", encode_segment(&prefix)), None)
         }
-        [kind @ ("config" | "mode")] => with_query(format!("/{kind}/{}", encode_segment(&prefix)), None),
-        [kind @ ("config" | "mode"), subject] => with_query(format!("/{kind}/{}", subject_in(subject)), None),
+        [kind @ ("config" | "mode"), subject] => {
+            with_query(format!("/{kind}/{}", subject_in(subject)), None)
+        }
         ["compatibility", "subjects", subject, rest @ ..] => with_query(
-            format!("/compatibility/subjects/{}{}", subject_in(subject), rest.iter().map(|s| format!("/{s}")).collect::<String>()),
+            format!(
+                "/compatibility/subjects/{}{}",
+                subject_in(subject),
+                tail_path(rest)
+            ),
             None,
         ),
         _ => return next.run(request).await,
@@ -336,6 +410,15 @@ async fn rewrite_context_paths(mut request: Request, next: Next) -> Response {
     }
 }
 
+/// `["a", "b"]` as `/a/b`.
+fn tail_path(segments: &[&str]) -> String {
+    segments.iter().fold(String::new(), |mut path, segment| {
+        path.push('/');
+        path.push_str(segment);
+        path
+    })
+}
+
 /// Path parameters, percent-decoded leniently (invalid UTF-8 becomes U+FFFD
 /// rather than a rejection).
 pub struct PathParams(Vec<(String, String)>);
@@ -345,14 +428,23 @@ impl PathParams {
         PathParams(
             raw.iter()
                 .map(|(key, value)| {
-                    (key.to_owned(), percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+                    (
+                        key.to_owned(),
+                        percent_encoding::percent_decode_str(value)
+                            .decode_utf8_lossy()
+                            .into_owned(),
+                    )
                 })
                 .collect(),
         )
     }
 
     pub fn get(&self, name: &str) -> String {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -360,14 +452,20 @@ impl PathParams {
 pub fn parse_body(body: &Bytes) -> Result<Value, RegistryError> {
     let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() || text.trim() == "null" {
-        return Err(RegistryError::new(ErrorCode::Unprocessable, "The request body must not be empty or null"));
+        return Err(RegistryError::new(
+            ErrorCode::Unprocessable,
+            "The request body must not be empty or null",
+        ));
     }
-    serde_json::from_str(&text).map_err(|e| RegistryError::bad_request(format!("Malformed JSON body: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| RegistryError::bad_request(format!("Malformed JSON body: {e}")))
 }
 
 /// Parses a schema id path segment: a 32-bit integer, else JAX-RS's 404.
 pub fn parse_id(raw: &str) -> Result<i64, RegistryError> {
-    raw.parse::<i32>().map(i64::from).map_err(|_| wire::not_found())
+    raw.parse::<i32>()
+        .map(i64::from)
+        .map_err(|_| wire::not_found())
 }
 
 /// `State` and lenient path parameters in one extractor argument list.
@@ -380,7 +478,9 @@ pub const BODY_METHODS: &[Method] = &[Method::POST, Method::PUT];
 pub fn request(method: Method, uri: &str, body: Option<&str>) -> Request {
     let builder = Request::builder().method(method).uri(uri);
     match body {
-        Some(body) => builder.header(header::CONTENT_TYPE, MEDIA_TYPE).body(Body::from(body.to_owned())),
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, MEDIA_TYPE)
+            .body(Body::from(body.to_owned())),
         None => builder.body(Body::empty()),
     }
     .unwrap_or_default()

@@ -30,7 +30,7 @@ pub enum RegisterOutcome {
     /// Confluent 7.x's usual answer: the id alone.
     Id(i64),
     /// The whole schema, when the stored form differs from the request's (metadata).
-    Full(SchemaView),
+    Full(Box<SchemaView>),
 }
 
 /// A compatibility check's answer.
@@ -66,7 +66,11 @@ fn normalize_metadata(metadata: Option<Value>) -> Option<Value> {
     }
     // Empty parts are dropped (Confluent omits them), but an empty metadata object stays.
     if let Value::Object(map) = &mut metadata {
-        map.retain(|_, v| !(v.is_null() || v.as_object().is_some_and(serde_json::Map::is_empty) || v.as_array().is_some_and(Vec::is_empty)));
+        map.retain(|_, v| {
+            !(v.is_null()
+                || v.as_object().is_some_and(serde_json::Map::is_empty)
+                || v.as_array().is_some_and(Vec::is_empty))
+        });
     }
     Some(metadata)
 }
@@ -74,7 +78,9 @@ fn normalize_metadata(metadata: Option<Value>) -> Option<Value> {
 /// Lays `top` over `base`, field by field: properties and tags by key, sensitive as a union.
 fn overlay_metadata(base: Option<Value>, top: Option<&Value>) -> Option<Value> {
     let Some(top) = top else { return base };
-    let Some(Value::Object(mut merged)) = base else { return Some(top.clone()) };
+    let Some(Value::Object(mut merged)) = base else {
+        return Some(top.clone());
+    };
     if let Value::Object(top) = top {
         for (key, value) in top {
             match (key.as_str(), merged.get_mut(key), value) {
@@ -102,32 +108,44 @@ fn overlay_metadata(base: Option<Value>, top: Option<&Value>) -> Option<Value> {
 const CONFLUENT_VERSION: &str = "confluent:version";
 
 /// Sets `confluent:version` in the metadata's properties.
-fn with_confluent_version(metadata: Option<Value>, version: i32) -> Option<Value> {
+fn with_confluent_version(metadata: Option<Value>, version: i32) -> Value {
     let mut metadata = metadata.unwrap_or_else(|| serde_json::json!({}));
     if let Value::Object(map) = &mut metadata {
-        let properties = map.entry("properties").or_insert_with(|| serde_json::json!({}));
+        let properties = map
+            .entry("properties")
+            .or_insert_with(|| serde_json::json!({}));
         if let Value::Object(properties) = properties {
             properties.insert(CONFLUENT_VERSION.into(), Value::String(version.to_string()));
         }
     }
-    Some(metadata)
+    metadata
 }
 
 fn has_confluent_version(metadata: Option<&Value>) -> bool {
-    metadata.and_then(|m| m.get("properties")).and_then(|p| p.get(CONFLUENT_VERSION)).is_some()
+    metadata
+        .and_then(|m| m.get("properties"))
+        .and_then(|p| p.get(CONFLUENT_VERSION))
+        .is_some()
 }
 
 /// Metadata that says nothing but `confluent:version`, which a lookup tolerates.
 fn only_bookkeeping(metadata: Option<&Value>) -> bool {
-    let Some(Value::Object(map)) = metadata else { return true };
+    let Some(Value::Object(map)) = metadata else {
+        return true;
+    };
     map.iter().all(|(key, value)| match (key.as_str(), value) {
-        ("properties", Value::Object(properties)) => properties.keys().all(|k| k == CONFLUENT_VERSION),
+        ("properties", Value::Object(properties)) => {
+            properties.keys().all(|k| k == CONFLUENT_VERSION)
+        }
         _ => false,
     })
 }
 
 fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &str) -> String {
-    format!("Invalid schema for subject '{}' of type {schema_type}, details: {detail}", subject.qualified())
+    format!(
+        "Invalid schema for subject '{}' of type {schema_type}, details: {detail}",
+        subject.qualified()
+    )
 }
 
 /// Confluent's trailer on every incompatibility report.
@@ -163,24 +181,44 @@ impl Registry {
         let parsed = match stele_compat::parse(schema_type, &text, &resolved, normalize) {
             Ok(parsed) => Some(parsed),
             Err(_) if lenient => None,
-            Err(error) => return Err(RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string()))),
+            Err(error) => {
+                return Err(RegistryError::invalid_schema(invalid_schema_message(
+                    subject,
+                    schema_type,
+                    &error.to_string(),
+                )));
+            }
         };
         if normalize
             && schema_type == SchemaType::Avro
             && let Ok(avro) = stele_compat::avro::Schema::parse(&text, &resolved)
             && let Err(error) = avro.validate_defaults()
         {
-            return Err(RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string())));
+            return Err(RegistryError::invalid_schema(invalid_schema_message(
+                subject,
+                schema_type,
+                &error.to_string(),
+            )));
         }
         let text = parsed.as_ref().map_or(text, |p| p.canonical.clone());
         let metadata = normalize_metadata(request.metadata.clone());
         // Like Confluent's community edition, rule sets are validated but not kept.
         let fingerprint = fingerprint(&text, &references, metadata.as_ref(), None);
-        Ok(Prepared { schema_type, parsed, text, references, metadata, fingerprint })
+        Ok(Prepared {
+            schema_type,
+            parsed,
+            text,
+            references,
+            metadata,
+            fingerprint,
+        })
     }
 
     /// The parsed schemas of the live versions (oldest first) that a check compares against.
-    async fn history(&self, versions: &[VersionRecord]) -> Result<Vec<(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)>> {
+    async fn history(
+        &self,
+        versions: &[VersionRecord],
+    ) -> Result<Vec<(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)>> {
         let mut history = Vec::new();
         for version in versions.iter().filter(|v| !v.deleted) {
             let record = self.record_of(version).await?;
@@ -191,8 +229,15 @@ impl Registry {
     }
 
     /// Confluent's messages for a failed check: the problems, then which version, its text and the level.
-    fn failure_messages(level: CompatibilityLevel, problems: &[Incompatibility], version: Option<(&VersionRecord, &SchemaRecord)>) -> Vec<String> {
-        let mut messages: Vec<String> = problems.iter().map(|p| p.confluent_message.clone()).collect();
+    fn failure_messages(
+        level: CompatibilityLevel,
+        problems: &[Incompatibility],
+        version: Option<(&VersionRecord, &SchemaRecord)>,
+    ) -> Vec<String> {
+        let mut messages: Vec<String> = problems
+            .iter()
+            .map(|p| p.confluent_message.clone())
+            .collect();
         let type_changed = problems.iter().any(|p| p.rule == "SCHEMA_TYPE_CHANGED");
         if let Some((version, record)) = version
             && !type_changed
@@ -205,17 +250,31 @@ impl Registry {
     }
 
     /// `POST /subjects/{s}/versions`.
-    pub async fn register(&self, raw_subject: &str, request: RegisterRequest, normalize_param: bool) -> Result<RegisterOutcome> {
+    pub async fn register(
+        &self,
+        raw_subject: &str,
+        request: RegisterRequest,
+        normalize_param: bool,
+    ) -> Result<RegisterOutcome> {
         let subject = Subject::parse_for_write(raw_subject)?;
-        let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
-            subject: subject.qualified(),
-            schema_type: request.schema_type.clone(),
-            schema: request.schema.clone().unwrap_or_default(),
-            references: serde_json::to_string(&request.references).unwrap_or_default(),
-            metadata: request.metadata.as_ref().map(ToString::to_string).unwrap_or_default(),
-            rule_set: request.rule_set.as_ref().map(ToString::to_string).unwrap_or_default(),
-            normalize: normalize_param,
-        });
+        let cache_key =
+            (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
+                subject: subject.qualified(),
+                schema_type: request.schema_type.clone(),
+                schema: request.schema.clone().unwrap_or_default(),
+                references: serde_json::to_string(&request.references).unwrap_or_default(),
+                metadata: request
+                    .metadata
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                rule_set: request
+                    .rule_set
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                normalize: normalize_param,
+            });
         if let Some(key) = &cache_key
             && request.metadata.is_none()
             && let Some(id) = self.reregister.read().get(key)
@@ -224,18 +283,25 @@ impl Registry {
         }
         let _guard = self.write_lock.lock().await;
         for _attempt in 0..16 {
-            let outcome = self.register_once(&subject, &request, normalize_param).await?;
+            let outcome = self
+                .register_once(&subject, &request, normalize_param)
+                .await?;
             if let Some((id, stored_version, full)) = outcome {
                 if let Some(key) = cache_key {
                     self.reregister.write().insert(key, id);
                 }
                 return Ok(match full {
-                    Some(view) => RegisterOutcome::Full(SchemaView { version: Some(stored_version), ..view }),
+                    Some(view) => RegisterOutcome::Full(Box::new(SchemaView {
+                        version: Some(stored_version),
+                        ..view
+                    })),
                     None => RegisterOutcome::Id(id),
                 });
             }
         }
-        Err(RegistryError::Internal(format!("registration under {subject} kept conflicting with other writers")))
+        Err(RegistryError::Internal(format!(
+            "registration under {subject} kept conflicting with other writers"
+        )))
     }
 
     /// One attempt; `None` when another writer got in between and the caller should retry.
@@ -248,13 +314,22 @@ impl Registry {
         let mode = self.effective_mode(subject).await?;
         let context = &subject.context;
         if mode.is_read_only() {
-            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is in read-only mode", subject.name)));
+            return Err(RegistryError::not_permitted(format!(
+                "Subject {} in context {context} is in read-only mode",
+                subject.name
+            )));
         }
         if request.id.is_some() && mode != Mode::Import {
-            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is not in import mode", subject.name)));
+            return Err(RegistryError::not_permitted(format!(
+                "Subject {} in context {context} is not in import mode",
+                subject.name
+            )));
         }
         if request.id.is_none() && mode == Mode::Import {
-            return Err(RegistryError::not_permitted(format!("Subject {} in context {context} is not in read-write mode", subject.name)));
+            return Err(RegistryError::not_permitted(format!(
+                "Subject {} in context {context} is not in read-write mode",
+                subject.name
+            )));
         }
         let config = self.effective_config(Some(subject)).await?;
         let normalize = normalize_param || config.normalize.unwrap_or(false);
@@ -265,12 +340,17 @@ impl Registry {
             None => None,
         };
         let importing = mode == Mode::Import;
-        let prepared = self.prepare(subject, request, normalize, latest.as_deref(), importing).await?;
+        let prepared = self
+            .prepare(subject, request, normalize, latest.as_deref(), importing)
+            .await?;
         // Already registered under this subject (at any live version): same id, no check.
         // An explicit version asks for a new version; `-1` only considers the latest.
         if request.version.is_none_or(|v| v <= 0) {
-            let candidates: Vec<&VersionRecord> =
-                if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
+            let candidates: Vec<&VersionRecord> = if request.version == Some(-1) {
+                live.last().copied().into_iter().collect()
+            } else {
+                live.clone()
+            };
             for version in candidates {
                 let record = self.record_of(version).await?;
                 let equivalent = record.fingerprint == prepared.fingerprint
@@ -287,7 +367,9 @@ impl Registry {
         let explicit_version = match request.version {
             Some(v) if v > 0 => {
                 if !importing && v != max_version.unwrap_or(0) + 1 {
-                    return Err(RegistryError::invalid_schema("Version is not one more than previous version"));
+                    return Err(RegistryError::invalid_schema(
+                        "Version is not one more than previous version",
+                    ));
                 }
                 Some(v)
             }
@@ -298,17 +380,24 @@ impl Registry {
         // version's), under the config's override.
         let mut metadata = prepared.metadata.clone();
         if !importing {
-            let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
+            let inherited = metadata
+                .clone()
+                .or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
             metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
             metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
             if request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref()) {
-                metadata = with_confluent_version(metadata, new_version);
+                metadata = Some(with_confluent_version(metadata, new_version));
             }
         }
         let fingerprint = if metadata == prepared.metadata {
             prepared.fingerprint.clone()
         } else {
-            fingerprint(&prepared.text, &prepared.references, metadata.as_ref(), None)
+            fingerprint(
+                &prepared.text,
+                &prepared.references,
+                metadata.as_ref(),
+                None,
+            )
         };
         let full_answer = metadata.is_some();
         let view = |id: i64, version: i32| {
@@ -316,7 +405,8 @@ impl Registry {
                 subject: None,
                 version: Some(version),
                 id: Some(id),
-                schema_type: (prepared.schema_type != SchemaType::Avro).then(|| prepared.schema_type.as_str()),
+                schema_type: (prepared.schema_type != SchemaType::Avro)
+                    .then(|| prepared.schema_type.as_str()),
                 references: prepared.references.clone(),
                 metadata: metadata.clone(),
                 rule_set: None,
@@ -327,14 +417,23 @@ impl Registry {
         for version in &live {
             let record = self.record_of(version).await?;
             if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((record.id, version.version, view(record.id, version.version))));
+                return Ok(Some((
+                    record.id,
+                    version.version,
+                    view(record.id, version.version),
+                )));
             }
         }
         if !importing && let Some(parsed) = &prepared.parsed {
-            let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+            let level = config
+                .compatibility_level
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(self.default_level);
             let history = self.history(&versions).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous) {
+            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous)
+            {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
                 return Err(RegistryError::new(
@@ -347,8 +446,16 @@ impl Registry {
                 ));
             }
         }
-        let reference_targets =
-            prepared.references.iter().map(|r| (self.qualify_reference(subject, &r.subject).qualified(), r.version)).collect();
+        let reference_targets = prepared
+            .references
+            .iter()
+            .map(|r| {
+                (
+                    Self::qualify_reference(subject, &r.subject).qualified(),
+                    r.version,
+                )
+            })
+            .collect();
         let new = NewVersion {
             subject: subject.clone(),
             fingerprint: fingerprint.clone(),
@@ -381,17 +488,32 @@ impl Registry {
     }
 
     /// `POST /subjects/{s}`: is this schema registered under the subject?
-    pub async fn lookup(&self, raw_subject: &str, request: RegisterRequest, normalize_param: bool, include_deleted: bool) -> Result<SchemaView> {
+    pub async fn lookup(
+        &self,
+        raw_subject: &str,
+        request: RegisterRequest,
+        normalize_param: bool,
+        include_deleted: bool,
+    ) -> Result<SchemaView> {
         let subject = Subject::parse(raw_subject);
         let config = self.effective_config(Some(&subject)).await?;
         let normalize = normalize_param || config.normalize.unwrap_or(false);
         let schema_type = schema_type_of(request.schema_type.as_deref())?;
-        if request.schema.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        if request
+            .schema
+            .as_deref()
+            .is_none_or(|s| s.trim().is_empty())
+        {
             return Err(RegistryError::invalid_schema("Empty schema"));
         }
         let (subject, versions) = self.versions_with_fallback(&subject).await?;
-        let prepared = self.prepare(&subject, &request, normalize, None, false).await?;
-        let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
+        let prepared = self
+            .prepare(&subject, &request, normalize, None, false)
+            .await?;
+        let visible: Vec<&VersionRecord> = versions
+            .iter()
+            .filter(|v| include_deleted || !v.deleted)
+            .collect();
         if visible.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
@@ -399,20 +521,31 @@ impl Registry {
             let record = self.record_of(version).await?;
             let same = if record.fingerprint == prepared.fingerprint {
                 true
-            } else if record.schema_type == schema_type && record.references == prepared.references {
+            } else if record.schema_type == schema_type && record.references == prepared.references
+            {
                 // Stored without normalization: compare normalized forms, ignoring metadata.
                 let stored = if normalize {
-                    let (resolved, _) = self.resolve_references(&subject, &record.references, true).await?;
-                    stele_compat::parse(record.schema_type, &record.schema, &resolved, true).map(|p| p.canonical).ok()
+                    let (resolved, _) = self
+                        .resolve_references(&subject, &record.references, true)
+                        .await?;
+                    stele_compat::parse(record.schema_type, &record.schema, &resolved, true)
+                        .map(|p| p.canonical)
+                        .ok()
                 } else {
                     Some(record.schema.clone())
                 };
-                stored.as_deref() == Some(prepared.text.as_str()) && prepared.metadata.is_none() && only_bookkeeping(record.metadata.as_ref())
+                stored.as_deref() == Some(prepared.text.as_str())
+                    && prepared.metadata.is_none()
+                    && only_bookkeeping(record.metadata.as_ref())
             } else {
                 false
             };
             if same {
-                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
+                return Ok(SchemaView::of_version(
+                    version,
+                    &record,
+                    record.schema.clone(),
+                ));
             }
         }
         Err(RegistryError::schema_not_found())
@@ -429,7 +562,11 @@ impl Registry {
     ) -> Result<CompatibilityVerdict> {
         let subject = Subject::parse(raw_subject);
         let config = self.effective_config(Some(&subject)).await?;
-        let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+        let level = config
+            .compatibility_level
+            .as_deref()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(self.default_level);
         let normalize = normalize_param || config.normalize.unwrap_or(false);
         let versions = self.store.versions_list(&subject).await?;
         let live: Vec<VersionRecord> = versions.iter().filter(|v| !v.deleted).cloned().collect();
@@ -437,22 +574,35 @@ impl Registry {
             Some(v) => Some(self.record_of(v).await?),
             None => None,
         };
-        let prepared = self.prepare(&subject, &request, normalize, latest.as_deref(), false).await?;
+        let prepared = self
+            .prepare(&subject, &request, normalize, latest.as_deref(), false)
+            .await?;
         let Some(parsed) = prepared.parsed else {
-            return Err(RegistryError::invalid_schema("the schema could not be parsed"));
+            return Err(RegistryError::invalid_schema(
+                "the schema could not be parsed",
+            ));
         };
-        let compatible = CompatibilityVerdict { compatible: true, messages: Vec::new(), problems: Vec::new() };
+        let compatible = CompatibilityVerdict {
+            compatible: true,
+            messages: Vec::new(),
+            problems: Vec::new(),
+        };
         match selector {
             None => {
                 let history = self.history(&versions).await?;
-                let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
+                let previous: Vec<&ParsedSchema> =
+                    history.iter().map(|(_, _, p)| p.as_ref()).collect();
                 Ok(match check_level(level, &parsed, &previous) {
                     None => compatible,
                     Some(VersionFailure { index, problems }) => {
                         let (version, record, _) = &history[index];
                         CompatibilityVerdict {
                             compatible: false,
-                            messages: Self::failure_messages(level, &problems, Some((version, record))),
+                            messages: Self::failure_messages(
+                                level,
+                                &problems,
+                                Some((version, record)),
+                            ),
                             problems,
                         }
                     }
@@ -464,9 +614,11 @@ impl Registry {
                         Some(v) => v.clone(),
                         None => return Ok(compatible),
                     },
-                    VersionSelector::Number(n) => {
-                        live.iter().find(|v| v.version == n).cloned().ok_or_else(|| RegistryError::version_not_found(n))?
-                    }
+                    VersionSelector::Number(n) => live
+                        .iter()
+                        .find(|v| v.version == n)
+                        .cloned()
+                        .ok_or_else(|| RegistryError::version_not_found(n))?,
                 };
                 let record = self.record_of(&target).await?;
                 let old = self.parsed_of(&record).await?;
@@ -476,7 +628,11 @@ impl Registry {
                 } else {
                     CompatibilityVerdict {
                         compatible: false,
-                        messages: Self::failure_messages(level, &problems, Some((&target, &record))),
+                        messages: Self::failure_messages(
+                            level,
+                            &problems,
+                            Some((&target, &record)),
+                        ),
                         problems,
                     }
                 })
