@@ -255,15 +255,18 @@ impl Diff {
             }
         }
         for oneof in update.oneofs().filter(|o| !o.is_synthetic()) {
-            let mut groups: BTreeSet<Option<String>> = BTreeSet::new();
+            // Each top-level field was its own group; a oneof's members were one.
+            let mut groups: BTreeSet<String> = BTreeSet::new();
             let mut top_level = 0;
             for field in oneof.fields() {
                 if let Some(before) = original_fields.get(&field.number()) {
-                    let group = real_oneof(before);
-                    if group.is_none() {
-                        top_level += 1;
-                    }
-                    groups.insert(group);
+                    match real_oneof(before) {
+                        Some(oneof) => groups.insert(format!("oneof {oneof}")),
+                        None => {
+                            top_level += 1;
+                            groups.insert(format!("field {}", before.number()))
+                        }
+                    };
                 }
             }
             if groups.len() > 1 {
