@@ -876,7 +876,7 @@ impl<'a> Diff<'a> {
                         }
                     });
                     if let Some((j, _)) = matched {
-                        used[j] = true
+                        used[j] = true;
                     } else {
                         self.report("COMBINED_TYPE_SUBSCHEMAS_CHANGED", &child);
                         return;

@@ -260,12 +260,11 @@ impl Diff {
             let mut top_level = 0;
             for field in oneof.fields() {
                 if let Some(before) = original_fields.get(&field.number()) {
-                    match real_oneof(before) {
-                        Some(oneof) => groups.insert(format!("oneof {oneof}")),
-                        None => {
-                            top_level += 1;
-                            groups.insert(format!("field {}", before.number()))
-                        }
+                    if let Some(oneof) = real_oneof(before) {
+                        groups.insert(format!("oneof {oneof}"))
+                    } else {
+                        top_level += 1;
+                        groups.insert(format!("field {}", before.number()))
                     };
                 }
             }

@@ -10,11 +10,19 @@ fn avro(schema: &Value) -> ParsedSchema {
         .unwrap_or_else(|e| panic!("{schema} does not parse: {e}"))
 }
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the table passes json! values inline"
+)]
 fn record(fields: Value) -> Value {
     json!({"type": "record", "name": "R", "namespace": "com.example", "fields": fields})
 }
 
 /// The findings (rule and path) when `new` reads data written with `old`.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the table passes json! values inline"
+)]
 fn backward(old: Value, new: Value) -> Vec<(String, String)> {
     check_pair(CompatibilityLevel::Backward, &avro(&new), &avro(&old))
         .into_iter()
