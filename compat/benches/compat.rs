@@ -18,10 +18,7 @@ fn avro_field(i: usize) -> Value {
         0 => (json!("int"), json!(0)),
         1 => (json!("string"), json!("")),
         2 => (json!(["null", "string"]), Value::Null),
-        3 => (
-            json!({"type": "enum", "name": format!("E{i}"), "symbols": ["A", "B", "C"], "default": "A"}),
-            json!("A"),
-        ),
+        3 => (json!({"type": "enum", "name": format!("E{i}"), "symbols": ["A", "B", "C"], "default": "A"}), json!("A")),
         4 => (
             json!({"type": "record", "name": format!("Rec{i}"), "fields": [
                 {"name": "x", "type": "long", "default": 0},
@@ -38,8 +35,7 @@ fn avro_field(i: usize) -> Value {
 
 fn avro_version(fields: usize) -> ParsedSchema {
     let fields: Vec<Value> = (0..fields).map(avro_field).collect();
-    let schema =
-        json!({"type": "record", "name": "Big", "namespace": "com.example", "fields": fields});
+    let schema = json!({"type": "record", "name": "Big", "namespace": "com.example", "fields": fields});
     parse(SchemaType::Avro, &schema.to_string(), &[], false).expect("benchmark schema parses")
 }
 
@@ -73,11 +69,7 @@ fn benchmarks(c: &mut Criterion) {
     assert!(check_level(CompatibilityLevel::BackwardTransitive, &avro_new, &previous).is_none());
     c.bench_function("avro_backward_transitive_200_fields_100_versions", |b| {
         b.iter(|| {
-            black_box(check_level(
-                CompatibilityLevel::BackwardTransitive,
-                black_box(&avro_new),
-                black_box(&previous),
-            ))
+            black_box(check_level(CompatibilityLevel::BackwardTransitive, black_box(&avro_new), black_box(&previous)))
         });
     });
 
@@ -88,11 +80,7 @@ fn benchmarks(c: &mut Criterion) {
     assert!(check_level(CompatibilityLevel::BackwardTransitive, &json_new, &previous).is_none());
     c.bench_function("json_backward_transitive_500_properties_50_versions", |b| {
         b.iter(|| {
-            black_box(check_level(
-                CompatibilityLevel::BackwardTransitive,
-                black_box(&json_new),
-                black_box(&previous),
-            ))
+            black_box(check_level(CompatibilityLevel::BackwardTransitive, black_box(&json_new), black_box(&previous)))
         });
     });
 }

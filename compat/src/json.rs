@@ -33,19 +33,15 @@ pub struct JsonSchema {
     pub references: Arc<HashMap<String, Value>>,
 }
 
-fn collect_references(
-    references: &[ResolvedReference],
-    out: &mut HashMap<String, Value>,
-) -> Result<(), SchemaError> {
+fn collect_references(references: &[ResolvedReference], out: &mut HashMap<String, Value>) -> Result<(), SchemaError> {
     for reference in references {
         if out.contains_key(&reference.name) {
             continue;
         }
-        let value: Value =
-            serde_json::from_str(&reference.schema).map_err(|_| SchemaError::Reference {
-                name: reference.name.clone(),
-                reason: "the referenced schema is not JSON".into(),
-            })?;
+        let value: Value = serde_json::from_str(&reference.schema).map_err(|_| SchemaError::Reference {
+            name: reference.name.clone(),
+            reason: "the referenced schema is not JSON".into(),
+        })?;
         out.insert(reference.name.clone(), value);
         collect_references(&reference.references, out)?;
     }
@@ -56,16 +52,12 @@ fn collect_references(
 struct ReferenceRetriever(Arc<HashMap<String, Value>>);
 
 impl jsonschema::Retrieve for ReferenceRetriever {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let wanted = uri.as_str();
         self.0
             .iter()
             .find(|(name, _)| {
-                wanted == name.as_str()
-                    || wanted.ends_with(&format!("/{}", name.trim_start_matches("./")))
+                wanted == name.as_str() || wanted.ends_with(&format!("/{}", name.trim_start_matches("./")))
             })
             .map(|(_, value)| value.clone())
             .ok_or_else(|| format!("no referenced schema is named {wanted}").into())
@@ -73,10 +65,7 @@ impl jsonschema::Retrieve for ReferenceRetriever {
 }
 
 fn draft_of(value: &Value) -> jsonschema::Draft {
-    let uri = value
-        .get("$schema")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let uri = value.get("$schema").and_then(Value::as_str).unwrap_or_default();
     if uri.contains("draft-04") {
         jsonschema::Draft::Draft4
     } else if uri.contains("draft-06") {
@@ -92,14 +81,11 @@ fn draft_of(value: &Value) -> jsonschema::Draft {
 
 impl JsonSchema {
     pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<JsonSchema, SchemaError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| SchemaError::invalid(format!("Invalid JSON {text}: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| SchemaError::invalid(format!("Invalid JSON {text}: {e}")))?;
         let mut refs = HashMap::new();
         collect_references(references, &mut refs)?;
-        let schema = JsonSchema {
-            value,
-            references: Arc::new(refs),
-        };
+        let schema = JsonSchema { value, references: Arc::new(refs) };
         if schema.value.is_object() {
             schema.validator().map_err(SchemaError::invalid)?;
         }
@@ -116,18 +102,10 @@ impl JsonSchema {
             object.remove("$schema");
         }
         let meta_check = match draft {
-            jsonschema::Draft::Draft4 => {
-                jsonschema::draft4::meta::validate(&meta).map_err(|e| e.to_string())
-            }
-            jsonschema::Draft::Draft6 => {
-                jsonschema::draft6::meta::validate(&meta).map_err(|e| e.to_string())
-            }
-            jsonschema::Draft::Draft201909 => {
-                jsonschema::draft201909::meta::validate(&meta).map_err(|e| e.to_string())
-            }
-            jsonschema::Draft::Draft202012 => {
-                jsonschema::draft202012::meta::validate(&meta).map_err(|e| e.to_string())
-            }
+            jsonschema::Draft::Draft4 => jsonschema::draft4::meta::validate(&meta).map_err(|e| e.to_string()),
+            jsonschema::Draft::Draft6 => jsonschema::draft6::meta::validate(&meta).map_err(|e| e.to_string()),
+            jsonschema::Draft::Draft201909 => jsonschema::draft201909::meta::validate(&meta).map_err(|e| e.to_string()),
+            jsonschema::Draft::Draft202012 => jsonschema::draft202012::meta::validate(&meta).map_err(|e| e.to_string()),
             _ => jsonschema::draft7::meta::validate(&meta).map_err(|e| e.to_string()),
         };
         meta_check.map_err(|reason| format!("Invalid JSON Schema: {reason}"))?;
@@ -160,12 +138,7 @@ impl JsonSchema {
         let validator = self.validator().map_err(SchemaError::invalid)?;
         Ok(validator
             .iter_errors(payload)
-            .map(|error| {
-                format!(
-                    "{}: {error}",
-                    pointer_or_root(&error.instance_path().to_string())
-                )
-            })
+            .map(|error| format!("{}: {error}", pointer_or_root(&error.instance_path().to_string())))
             .collect())
     }
 }
@@ -179,11 +152,7 @@ fn sorted(value: &Value) -> Value {
         Value::Object(object) => {
             let mut keys: Vec<&String> = object.keys().collect();
             keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&object[k])))
-                    .collect(),
-            )
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&object[k]))).collect())
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -276,24 +245,16 @@ pub fn check_with_policy(
     reader_role: Role,
     policy: Policy,
 ) -> Vec<Incompatibility> {
-    let mut diff = Diff {
-        original: writer,
-        update: reader,
-        found: Vec::new(),
-        visiting: BTreeSet::new(),
-    };
+    let mut diff = Diff { original: writer, update: reader, found: Vec::new(), visiting: BTreeSet::new() };
     diff.compare("#", &writer.value, &reader.value, 0);
     let mut seen = BTreeSet::new();
     diff.found
         .into_iter()
         .filter(|(rule, _)| {
-            RULES
-                .iter()
-                .find(|r| r.id == *rule)
-                .is_some_and(|r| match policy {
-                    Policy::Strict => !r.compatible,
-                    Policy::Lenient => !r.lenient_compatible,
-                })
+            RULES.iter().find(|r| r.id == *rule).is_some_and(|r| match policy {
+                Policy::Strict => !r.compatible,
+                Policy::Lenient => !r.lenient_compatible,
+            })
         })
         .filter(|entry| seen.insert(entry.clone()))
         .map(|(rule, path)| finding(rule, &path, reader_role))
@@ -302,15 +263,10 @@ pub fn check_with_policy(
 
 fn finding(rule: &str, path: &str, reader_role: Role) -> Incompatibility {
     let (reader, writer) = (reader_role.word(), reader_role.other().word());
-    let summary = RULES
-        .iter()
-        .find(|r| r.id == rule)
-        .map_or("", |r| r.summary);
+    let summary = RULES.iter().find(|r| r.id == rule).map_or("", |r| r.summary);
     let description = if rule == "TYPE_CHANGED" {
         // Confluent's sentence, down to its stray closing quote.
-        format!(
-            "A type at path '{path}' is different between the {reader} schema and the {writer} schema'"
-        )
+        format!("A type at path '{path}' is different between the {reader} schema and the {writer} schema'")
     } else {
         let mut text = format!(
             "At path '{path}' of the {reader} schema {summary}, so documents valid under the {writer} schema may be rejected"
@@ -352,20 +308,14 @@ fn number(schema: &Map<String, Value>, key: &str) -> Option<f64> {
 fn types_of(schema: &Map<String, Value>) -> Option<BTreeSet<String>> {
     match schema.get("type")? {
         Value::String(t) => Some(BTreeSet::from([t.clone()])),
-        Value::Array(ts) => Some(
-            ts.iter()
-                .filter_map(|t| t.as_str().map(str::to_owned))
-                .collect(),
-        ),
+        Value::Array(ts) => Some(ts.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()),
         _ => None,
     }
 }
 
 /// Whether every type in `narrow` is allowed by `wide` (integer is a number).
 fn types_within(narrow: &BTreeSet<String>, wide: &BTreeSet<String>) -> bool {
-    narrow
-        .iter()
-        .all(|t| wide.contains(t) || (t == "integer" && wide.contains("number")))
+    narrow.iter().all(|t| wide.contains(t) || (t == "integer" && wide.contains("number")))
 }
 
 fn resolve_pointer<'v>(root: &'v Value, pointer: &str) -> Option<&'v Value> {
@@ -392,11 +342,7 @@ impl<'a> Diff<'a> {
             } else {
                 let (name, fragment) = reference.split_once('#').unwrap_or((reference, ""));
                 schema.references.get(name).and_then(|doc| {
-                    if fragment.is_empty() {
-                        Some(doc)
-                    } else {
-                        resolve_pointer(doc, &format!("#{fragment}"))
-                    }
+                    if fragment.is_empty() { Some(doc) } else { resolve_pointer(doc, &format!("#{fragment}")) }
                 })
             };
             match next {
@@ -425,19 +371,12 @@ impl<'a> Diff<'a> {
         self.visiting.remove(&key);
     }
 
-    fn compare_resolved(
-        &mut self,
-        path: &str,
-        original: &'a Value,
-        update: &'a Value,
-        depth: usize,
-    ) {
+    fn compare_resolved(&mut self, path: &str, original: &'a Value, update: &'a Value, depth: usize) {
         if depth > MAX_DEPTH {
             return;
         }
         // Anything may become `true`/`{}`; `false` may become anything.
-        let update_accepts_all =
-            matches!(update, Value::Bool(true)) || update.as_object().is_some_and(Map::is_empty);
+        let update_accepts_all = matches!(update, Value::Bool(true)) || update.as_object().is_some_and(Map::is_empty);
         if update_accepts_all || matches!(original, Value::Bool(false)) {
             return;
         }
@@ -457,9 +396,7 @@ impl<'a> Diff<'a> {
                     return;
                 }
             }
-            (None, Some(_))
-                if !o.contains_key("enum") && !o.contains_key("const") && !is_combined(o) =>
-            {
+            (None, Some(_)) if !o.contains_key("enum") && !o.contains_key("const") && !is_combined(o) => {
                 self.report("TYPE_NARROWED", path);
             }
             _ => {}
@@ -470,12 +407,8 @@ impl<'a> Diff<'a> {
         self.compare_array(path, o, u, depth);
         if let (Some(on), Some(un)) = (o.get("not"), u.get("not")) {
             // `not` reverses the direction.
-            let mut inner = Diff {
-                original: self.update,
-                update: self.original,
-                found: Vec::new(),
-                visiting: BTreeSet::new(),
-            };
+            let mut inner =
+                Diff { original: self.update, update: self.original, found: Vec::new(), visiting: BTreeSet::new() };
             inner.compare(&format!("{path}/not"), un, on, depth + 1);
             if inner.found.iter().any(|(rule, _)| !is_compatible(rule)) {
                 self.report("NOT_TYPE_EXTENDED", path);
@@ -486,10 +419,7 @@ impl<'a> Diff<'a> {
     }
 
     fn compare_enum(&mut self, path: &str, o: &Map<String, Value>, u: &Map<String, Value>) {
-        match (
-            o.get("enum").and_then(Value::as_array),
-            u.get("enum").and_then(Value::as_array),
-        ) {
+        match (o.get("enum").and_then(Value::as_array), u.get("enum").and_then(Value::as_array)) {
             (Some(oe), Some(ue)) if oe != ue => {
                 if oe.iter().all(|v| ue.contains(v)) {
                     // extended: compatible
@@ -512,32 +442,16 @@ impl<'a> Diff<'a> {
         const UPPER: &[(&str, &str, &str)] = &[
             ("maxLength", "MAX_LENGTH_ADDED", "MAX_LENGTH_DECREASED"),
             ("maximum", "MAXIMUM_ADDED", "MAXIMUM_DECREASED"),
-            (
-                "exclusiveMaximum",
-                "EXCLUSIVE_MAXIMUM_ADDED",
-                "EXCLUSIVE_MAXIMUM_DECREASED",
-            ),
+            ("exclusiveMaximum", "EXCLUSIVE_MAXIMUM_ADDED", "EXCLUSIVE_MAXIMUM_DECREASED"),
             ("maxItems", "MAX_ITEMS_ADDED", "MAX_ITEMS_DECREASED"),
-            (
-                "maxProperties",
-                "MAX_PROPERTIES_ADDED",
-                "MAX_PROPERTIES_DECREASED",
-            ),
+            ("maxProperties", "MAX_PROPERTIES_ADDED", "MAX_PROPERTIES_DECREASED"),
         ];
         const LOWER: &[(&str, &str, &str)] = &[
             ("minLength", "MIN_LENGTH_ADDED", "MIN_LENGTH_INCREASED"),
             ("minimum", "MINIMUM_ADDED", "MINIMUM_INCREASED"),
-            (
-                "exclusiveMinimum",
-                "EXCLUSIVE_MINIMUM_ADDED",
-                "EXCLUSIVE_MINIMUM_INCREASED",
-            ),
+            ("exclusiveMinimum", "EXCLUSIVE_MINIMUM_ADDED", "EXCLUSIVE_MINIMUM_INCREASED"),
             ("minItems", "MIN_ITEMS_ADDED", "MIN_ITEMS_INCREASED"),
-            (
-                "minProperties",
-                "MIN_PROPERTIES_ADDED",
-                "MIN_PROPERTIES_INCREASED",
-            ),
+            ("minProperties", "MIN_PROPERTIES_ADDED", "MIN_PROPERTIES_INCREASED"),
         ];
         for &(key, added, tightened) in UPPER {
             match (number(o, key), number(u, key)) {
@@ -577,28 +491,14 @@ impl<'a> Diff<'a> {
             }
             _ => {}
         }
-        if u.get("uniqueItems") == Some(&Value::Bool(true))
-            && o.get("uniqueItems") != Some(&Value::Bool(true))
-        {
+        if u.get("uniqueItems") == Some(&Value::Bool(true)) && o.get("uniqueItems") != Some(&Value::Bool(true)) {
             self.report("UNIQUE_ITEMS_ADDED", &format!("{path}/uniqueItems"));
         }
     }
 
-    fn compare_object(
-        &mut self,
-        path: &str,
-        o: &'a Map<String, Value>,
-        u: &'a Map<String, Value>,
-        depth: usize,
-    ) {
-        let op: &'a Map<String, Value> = o
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&EMPTY);
-        let up: &'a Map<String, Value> = u
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&EMPTY);
+    fn compare_object(&mut self, path: &str, o: &'a Map<String, Value>, u: &'a Map<String, Value>, depth: usize) {
+        let op: &'a Map<String, Value> = o.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+        let up: &'a Map<String, Value> = u.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
         let o_required = string_set(o.get("required"));
         let u_required = string_set(u.get("required"));
         for (name, original) in op {
@@ -614,10 +514,7 @@ impl<'a> Diff<'a> {
                     }
                     ContentModel::Partial(cover) => {
                         if !self.covers(cover, original, depth) {
-                            self.report(
-                                "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
-                                &child,
-                            );
+                            self.report("PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", &child);
                         }
                     }
                 },
@@ -630,16 +527,12 @@ impl<'a> Diff<'a> {
             let child = format!("{path}/properties/{name}");
             let required = u_required.contains(name);
             let has_default = update.get("default").is_some();
-            let accepts_all =
-                update == &Value::Bool(true) || update.as_object().is_some_and(Map::is_empty);
+            let accepts_all = update == &Value::Bool(true) || update.as_object().is_some_and(Map::is_empty);
             match content_model(o) {
                 ContentModel::Open => {
                     if accepts_all {
                     } else if required && has_default {
-                        self.report(
-                            "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL",
-                            &child,
-                        );
+                        self.report("REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL", &child);
                     } else if required {
                         self.report("REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL", &child);
                     } else {
@@ -650,10 +543,7 @@ impl<'a> Diff<'a> {
                     if let ContentModel::Partial(cover) = model
                         && !self.covers_update(cover, update, depth)
                     {
-                        self.report(
-                            "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
-                            &child,
-                        );
+                        self.report("PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL", &child);
                     }
                     if required && !has_default {
                         self.report("REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL", &child);
@@ -663,38 +553,21 @@ impl<'a> Diff<'a> {
         }
         for name in u_required.difference(&o_required) {
             if op.contains_key(name) && up.get(name).and_then(|p| p.get("default")).is_none() {
-                self.report(
-                    "REQUIRED_ATTRIBUTE_ADDED",
-                    &format!("{path}/required/{name}"),
-                );
+                self.report("REQUIRED_ATTRIBUTE_ADDED", &format!("{path}/required/{name}"));
             }
         }
         match (o.get("additionalProperties"), u.get("additionalProperties")) {
             (None | Some(Value::Bool(true)), Some(Value::Bool(false))) => {
-                self.report(
-                    "ADDITIONAL_PROPERTIES_REMOVED",
-                    &format!("{path}/additionalProperties"),
-                );
+                self.report("ADDITIONAL_PROPERTIES_REMOVED", &format!("{path}/additionalProperties"));
             }
             (None | Some(Value::Bool(true)), Some(update)) if update.is_object() => {
-                self.report(
-                    "ADDITIONAL_PROPERTIES_NARROWED",
-                    &format!("{path}/additionalProperties"),
-                );
+                self.report("ADDITIONAL_PROPERTIES_NARROWED", &format!("{path}/additionalProperties"));
             }
             (Some(original), Some(update)) if original.is_object() && update.is_object() => {
-                self.compare(
-                    &format!("{path}/additionalProperties"),
-                    original,
-                    update,
-                    depth + 1,
-                );
+                self.compare(&format!("{path}/additionalProperties"), original, update, depth + 1);
             }
             (Some(original), Some(Value::Bool(false))) if original.is_object() => {
-                self.report(
-                    "ADDITIONAL_PROPERTIES_REMOVED",
-                    &format!("{path}/additionalProperties"),
-                );
+                self.report("ADDITIONAL_PROPERTIES_REMOVED", &format!("{path}/additionalProperties"));
             }
             _ => {}
         }
@@ -739,83 +612,52 @@ impl<'a> Diff<'a> {
 
     /// Whether a partially-open content model's schema `cover` accepts what `original` accepted.
     fn covers(&mut self, cover: &'a Value, original: &'a Value, depth: usize) -> bool {
-        let mut inner = Diff {
-            original: self.original,
-            update: self.update,
-            found: Vec::new(),
-            visiting: BTreeSet::new(),
-        };
+        let mut inner =
+            Diff { original: self.original, update: self.update, found: Vec::new(), visiting: BTreeSet::new() };
         inner.compare("#", original, cover, depth + 1);
         inner.found.iter().all(|(rule, _)| is_compatible(rule))
     }
 
     /// Whether a new property's schema accepts what the old partially-open model allowed for it.
     fn covers_update(&mut self, cover: &'a Value, update: &'a Value, depth: usize) -> bool {
-        let mut inner = Diff {
-            original: self.original,
-            update: self.update,
-            found: Vec::new(),
-            visiting: BTreeSet::new(),
-        };
+        let mut inner =
+            Diff { original: self.original, update: self.update, found: Vec::new(), visiting: BTreeSet::new() };
         inner.compare("#", cover, update, depth + 1);
         inner.found.iter().all(|(rule, _)| is_compatible(rule))
     }
 
-    fn compare_array(
-        &mut self,
-        path: &str,
-        o: &'a Map<String, Value>,
-        u: &'a Map<String, Value>,
-        depth: usize,
-    ) {
+    fn compare_array(&mut self, path: &str, o: &'a Map<String, Value>, u: &'a Map<String, Value>, depth: usize) {
         let tuple = |m: &'a Map<String, Value>| -> Option<&'a Vec<Value>> {
-            m.get("prefixItems")
-                .and_then(Value::as_array)
-                .or_else(|| m.get("items").and_then(Value::as_array))
+            m.get("prefixItems").and_then(Value::as_array).or_else(|| m.get("items").and_then(Value::as_array))
         };
         match (tuple(o), tuple(u)) {
             (Some(ot), Some(ut)) => {
                 let items_closed = |m: &Map<String, Value>| {
                     m.get("additionalItems") == Some(&Value::Bool(false))
-                        || (m.contains_key("prefixItems")
-                            && m.get("items") == Some(&Value::Bool(false)))
+                        || (m.contains_key("prefixItems") && m.get("items") == Some(&Value::Bool(false)))
                 };
                 for (i, (a, b)) in ot.iter().zip(ut).enumerate() {
                     self.compare(&format!("{path}/items/{i}"), a, b, depth + 1);
                 }
                 if ut.len() > ot.len() && !items_closed(o) {
-                    self.report(
-                        "ITEM_ADDED_TO_OPEN_CONTENT_MODEL",
-                        &format!("{path}/items/{}", ot.len()),
-                    );
+                    self.report("ITEM_ADDED_TO_OPEN_CONTENT_MODEL", &format!("{path}/items/{}", ot.len()));
                 }
                 if ot.len() > ut.len() && items_closed(u) {
-                    self.report(
-                        "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL",
-                        &format!("{path}/items/{}", ut.len()),
-                    );
+                    self.report("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", &format!("{path}/items/{}", ut.len()));
                 }
                 match (o.get("additionalItems"), u.get("additionalItems")) {
                     (None | Some(Value::Bool(true)), Some(Value::Bool(false))) => {
-                        self.report(
-                            "ADDITIONAL_ITEMS_REMOVED",
-                            &format!("{path}/additionalItems"),
-                        );
+                        self.report("ADDITIONAL_ITEMS_REMOVED", &format!("{path}/additionalItems"));
                     }
                     (None | Some(Value::Bool(true)), Some(update)) if update.is_object() => {
-                        self.report(
-                            "ADDITIONAL_ITEMS_NARROWED",
-                            &format!("{path}/additionalItems"),
-                        );
+                        self.report("ADDITIONAL_ITEMS_NARROWED", &format!("{path}/additionalItems"));
                     }
                     _ => {}
                 }
             }
             (None, None) => match (o.get("items"), u.get("items")) {
                 (Some(a), Some(b)) => self.compare(&format!("{path}/items"), a, b, depth + 1),
-                (None, Some(b))
-                    if !(b == &Value::Bool(true) || b.as_object().is_some_and(Map::is_empty)) =>
-                {
+                (None, Some(b)) if !(b == &Value::Bool(true) || b.as_object().is_some_and(Map::is_empty)) => {
                     self.report("SCHEMA_ADDED", &format!("{path}/items"));
                 }
                 _ => {}
@@ -837,9 +679,7 @@ impl<'a> Diff<'a> {
         depth: usize,
     ) {
         let combo = |m: &'a Map<String, Value>| -> Option<(&'static str, &'a Vec<Value>)> {
-            ["oneOf", "anyOf", "allOf"]
-                .into_iter()
-                .find_map(|k| m.get(k).and_then(Value::as_array).map(|v| (k, v)))
+            ["oneOf", "anyOf", "allOf"].into_iter().find_map(|k| m.get(k).and_then(Value::as_array).map(|v| (k, v)))
         };
         match (combo(o), combo(u)) {
             (Some((ok, ob)), Some((uk, ub))) => {
@@ -855,11 +695,8 @@ impl<'a> Diff<'a> {
                     self.report("PRODUCT_TYPE_EXTENDED", &child);
                 }
                 // Every member of the smaller side must be matched by a compatible member.
-                let (small, large, small_is_original) = if ob.len() <= ub.len() {
-                    (ob, ub, true)
-                } else {
-                    (ub, ob, false)
-                };
+                let (small, large, small_is_original) =
+                    if ob.len() <= ub.len() { (ob, ub, true) } else { (ub, ob, false) };
                 let mut used = vec![false; large.len()];
                 for a in small {
                     let matched = large.iter().enumerate().find(|(j, b)| {
@@ -911,10 +748,7 @@ impl<'a> Diff<'a> {
 }
 
 fn is_compatible(rule: &str) -> bool {
-    RULES
-        .iter()
-        .find(|r| r.id == rule)
-        .is_none_or(|r| r.compatible)
+    RULES.iter().find(|r| r.id == rule).is_none_or(|r| r.compatible)
 }
 
 fn is_combined(m: &Map<String, Value>) -> bool {
@@ -935,12 +769,7 @@ fn as_schema(value: &Value) -> Option<&Map<String, Value>> {
 fn string_set(value: Option<&Value>) -> BTreeSet<String> {
     value
         .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         .unwrap_or_default()
 }
 
@@ -957,10 +786,7 @@ fn content_model(m: &Map<String, Value>) -> ContentModel<'_> {
     {
         return ContentModel::Partial(first);
     }
-    match m
-        .get("additionalProperties")
-        .or_else(|| m.get("unevaluatedProperties"))
-    {
+    match m.get("additionalProperties").or_else(|| m.get("unevaluatedProperties")) {
         Some(Value::Bool(false)) => ContentModel::Closed,
         Some(schema @ Value::Object(o)) if !o.is_empty() => ContentModel::Partial(schema),
         _ => ContentModel::Open,

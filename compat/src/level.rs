@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::finding::{Incompatibility, Role};
-use crate::schema::ParsedSchema;
+use crate::schema::{CheckOptions, ParsedSchema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompatibilityLevel {
@@ -110,10 +110,16 @@ pub struct VersionFailure {
 
 /// Every incompatibility of `new` with one pair of schemas.
 /// FULL reports the forward problems first, then the backward ones, as Confluent does.
-pub fn check_pair(
+pub fn check_pair(level: CompatibilityLevel, new: &ParsedSchema, old: &ParsedSchema) -> Vec<Incompatibility> {
+    check_pair_with(level, new, old, &CheckOptions::default())
+}
+
+/// [`check_pair`] with format-specific options.
+pub fn check_pair_with(
     level: CompatibilityLevel,
     new: &ParsedSchema,
     old: &ParsedSchema,
+    options: &CheckOptions,
 ) -> Vec<Incompatibility> {
     let mut problems = Vec::new();
     if new.schema_type != old.schema_type {
@@ -123,10 +129,10 @@ pub fn check_pair(
         return problems;
     }
     if level.checks_forward() {
-        problems.extend(ParsedSchema::read_problems(old, new, Role::Old));
+        problems.extend(ParsedSchema::read_problems_with(old, new, Role::Old, options));
     }
     if level.checks_backward() {
-        problems.extend(ParsedSchema::read_problems(new, old, Role::New));
+        problems.extend(ParsedSchema::read_problems_with(new, old, Role::New, options));
     }
     problems
 }

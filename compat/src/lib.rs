@@ -18,4 +18,4 @@ pub mod schema;
 
 pub use finding::Incompatibility;
 pub use level::{CompatibilityLevel, check_level};
-pub use schema::{ParsedSchema, ResolvedReference, SchemaError, SchemaType, parse};
+pub use schema::{CheckOptions, ParsedSchema, ResolvedReference, SchemaError, SchemaType, parse};

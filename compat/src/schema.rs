@@ -114,47 +114,27 @@ pub fn parse(
     let (canonical, model) = match schema_type {
         SchemaType::Avro => {
             let schema = avro::Schema::parse(text, references)?;
-            let canonical = if normalize {
-                schema.normalized()
-            } else {
-                schema.canonical()
-            };
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
             (canonical, Model::Avro(schema))
         }
         SchemaType::Json => {
             let schema = json::JsonSchema::parse(text, references)?;
-            let canonical = if normalize {
-                schema.normalized()
-            } else {
-                schema.canonical()
-            };
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
             (canonical, Model::Json(schema))
         }
         SchemaType::Protobuf => {
             let schema = protobuf::ProtoSchema::parse(text, references)?;
-            let canonical = if normalize {
-                schema.normalized()
-            } else {
-                schema.canonical()
-            };
+            let canonical = if normalize { schema.normalized() } else { schema.canonical() };
             (canonical, Model::Protobuf(Box::new(schema)))
         }
     };
-    Ok(ParsedSchema {
-        schema_type,
-        canonical,
-        model,
-    })
+    Ok(ParsedSchema { schema_type, canonical, model })
 }
 
 impl ParsedSchema {
     /// Every reason `reader` cannot read data written with `writer`.
     /// `reader_role` says which of the two is the new schema, for the wording.
-    pub fn read_problems(
-        reader: &ParsedSchema,
-        writer: &ParsedSchema,
-        reader_role: Role,
-    ) -> Vec<Incompatibility> {
+    pub fn read_problems(reader: &ParsedSchema, writer: &ParsedSchema, reader_role: Role) -> Vec<Incompatibility> {
         match (&reader.model, &writer.model) {
             (Model::Avro(r), Model::Avro(w)) => avro::compatibility::check(r, w, reader_role),
             (Model::Json(r), Model::Json(w)) => json::check(r, w, reader_role),
@@ -170,6 +150,13 @@ impl ParsedSchema {
             _ => None,
         }
     }
+}
+
+/// Options of a check that only some formats read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// JSON Schema: Confluent's STRICT policy, or LENIENT.
+    pub json_policy: json::Policy,
 }
 
 /// Confluent refuses any change of format, except under NONE.

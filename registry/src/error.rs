@@ -93,24 +93,15 @@ pub enum RegistryError {
 
 impl RegistryError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        RegistryError::Client {
-            code,
-            message: message.into(),
-        }
+        RegistryError::Client { code, message: message.into() }
     }
 
     pub fn subject_not_found(subject: &str) -> Self {
-        Self::new(
-            ErrorCode::SubjectNotFound,
-            format!("Subject '{subject}' not found."),
-        )
+        Self::new(ErrorCode::SubjectNotFound, format!("Subject '{subject}' not found."))
     }
 
     pub fn version_not_found(version: impl std::fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::VersionNotFound,
-            format!("Version {version} not found."),
-        )
+        Self::new(ErrorCode::VersionNotFound, format!("Version {version} not found."))
     }
 
     pub fn schema_not_found() -> Self {
@@ -176,11 +167,7 @@ impl IntoResponse for RegistryError {
                 "Internal Server Error"
             }
         };
-        let body = serde_json::to_vec(&ErrorBody {
-            error_code,
-            message,
-        })
-        .unwrap_or_default();
+        let body = serde_json::to_vec(&ErrorBody { error_code, message }).unwrap_or_default();
         crate::http::json_response(status, body)
     }
 }

@@ -15,20 +15,14 @@ use crate::store::sqlite::SqliteStore;
 /// Opens the store named by the settings' database URL, running its migrations.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
     if settings.database.is_postgres() {
-        return Err(RegistryError::Internal(
-            "PostgreSQL storage is not built into this version yet".into(),
-        ));
+        return Err(RegistryError::Internal("PostgreSQL storage is not built into this version yet".into()));
     }
-    Ok(Arc::new(
-        SqliteStore::connect(settings.database.expose()).await?,
-    ))
+    Ok(Arc::new(SqliteStore::connect(settings.database.expose()).await?))
 }
 
 /// The application state over a store.
 pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
-    AppState(Arc::new(App {
-        registry: Registry::new(store, settings.default_compatibility),
-    }))
+    AppState(Arc::new(App { registry: Registry::new(store, settings.default_compatibility) }))
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
@@ -37,9 +31,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -25,22 +25,15 @@ impl Subject {
     pub fn parse(raw: &str) -> Subject {
         if let Some(rest) = raw.strip_prefix(":.") {
             let (context, name) = rest.split_once(':').unwrap_or((rest, ""));
-            return Subject {
-                context: format!(".{context}"),
-                name: name.to_owned(),
-            };
+            return Subject { context: format!(".{context}"), name: name.to_owned() };
         }
-        Subject {
-            context: DEFAULT_CONTEXT.to_owned(),
-            name: raw.to_owned(),
-        }
+        Subject { context: DEFAULT_CONTEXT.to_owned(), name: raw.to_owned() }
     }
 
     /// Validates a subject that is to be written: no control characters, not reserved.
     pub fn parse_for_write(raw: &str) -> Result<Subject, RegistryError> {
         let subject = Subject::parse(raw);
-        let reserved = matches!(subject.name.as_str(), "__GLOBAL" | "__EMPTY")
-            || subject.context == ".__GLOBAL";
+        let reserved = matches!(subject.name.as_str(), "__GLOBAL" | "__EMPTY") || subject.context == ".__GLOBAL";
         if raw.chars().any(char::is_control) || reserved {
             return Err(RegistryError::new(
                 ErrorCode::InvalidSubject,
@@ -56,11 +49,7 @@ impl Subject {
 
     /// The subject as Confluent lists it: bare in the default context, qualified elsewhere.
     pub fn qualified(&self) -> String {
-        if self.is_default_context() {
-            self.name.clone()
-        } else {
-            format!(":{}:{}", self.context, self.name)
-        }
+        if self.is_default_context() { self.name.clone() } else { format!(":{}:{}", self.context, self.name) }
     }
 
     /// The config and mode scope of this subject's context: the empty string
@@ -71,11 +60,7 @@ impl Subject {
 }
 
 pub fn context_scope(context: &str) -> String {
-    if context == DEFAULT_CONTEXT {
-        String::new()
-    } else {
-        format!(":{context}:")
-    }
+    if context == DEFAULT_CONTEXT { String::new() } else { format!(":{context}:") }
 }
 
 impl fmt::Display for Subject {
@@ -90,20 +75,8 @@ mod tests {
 
     #[test]
     fn qualified_subjects_split_into_context_and_name() {
-        assert_eq!(
-            Subject::parse(":.ctx:foo"),
-            Subject {
-                context: ".ctx".into(),
-                name: "foo".into()
-            }
-        );
-        assert_eq!(
-            Subject::parse(":.ctx"),
-            Subject {
-                context: ".ctx".into(),
-                name: String::new()
-            }
-        );
+        assert_eq!(Subject::parse(":.ctx:foo"), Subject { context: ".ctx".into(), name: "foo".into() });
+        assert_eq!(Subject::parse(":.ctx"), Subject { context: ".ctx".into(), name: String::new() });
         assert_eq!(Subject::parse(":.:foo").qualified(), "foo");
         assert_eq!(Subject::parse(":abc:foo").context, ".");
         assert_eq!(Subject::parse("foo").qualified(), "foo");

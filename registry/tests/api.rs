@@ -23,104 +23,62 @@ async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
-        database: DatabaseUrl::new(format!(
-            "sqlite://{}",
-            dir.path().join("stele.db").display()
-        )),
+        database: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("stele.db").display())),
         default_compatibility: CompatibilityLevel::Backward,
         log_format: LogFormat::Text,
     };
     let store = server::open_store(&settings).await.expect("store");
-    TestApp {
-        router: app(server::state(store, &settings)),
-        _dir: dir,
-    }
+    TestApp { router: app(server::state(store, &settings)), _dir: dir }
 }
 
 impl TestApp {
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         let text = body.map(|b| b.to_string());
-        let response = self
-            .router
-            .clone()
-            .oneshot(request(method, uri, text.as_deref()))
-            .await
-            .expect("response");
+        let response = self.router.clone().oneshot(request(method, uri, text.as_deref())).await.expect("response");
         let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&bytes) }));
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let value =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&bytes) }));
         (status, value)
     }
 }
 
 fn record(fields: &[(&str, &str)]) -> String {
-    let fields: Vec<Value> = fields
-        .iter()
-        .map(|(name, ty)| json!({"name": name, "type": ty}))
-        .collect();
+    let fields: Vec<Value> = fields.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect();
     json!({"type": "record", "name": "Order", "fields": fields}).to_string()
 }
 
 #[test]
 fn every_route_is_in_the_openapi_spec_and_every_spec_path_is_a_route() {
-    let spec_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.yaml");
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.yaml");
     let spec: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(spec_path).expect("openapi.yaml"))
-            .expect("YAML");
+        serde_yaml::from_str(&std::fs::read_to_string(spec_path).expect("openapi.yaml")).expect("YAML");
     let mut in_spec = BTreeSet::new();
     for (path, operations) in spec["paths"].as_mapping().expect("paths") {
         for (method, _) in operations.as_mapping().expect("operations") {
-            in_spec.insert((
-                method.as_str().expect("method").to_owned(),
-                path.as_str().expect("path").to_owned(),
-            ));
+            in_spec.insert((method.as_str().expect("method").to_owned(), path.as_str().expect("path").to_owned()));
         }
     }
-    let in_router: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
+    let in_router: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
     let missing_from_spec: Vec<_> = in_router.difference(&in_spec).collect();
     let missing_from_router: Vec<_> = in_spec.difference(&in_router).collect();
-    assert!(
-        missing_from_spec.is_empty(),
-        "routes missing from openapi.yaml: {missing_from_spec:?}"
-    );
-    assert!(
-        missing_from_router.is_empty(),
-        "openapi.yaml paths with no route: {missing_from_router:?}"
-    );
+    assert!(missing_from_spec.is_empty(), "routes missing from openapi.yaml: {missing_from_spec:?}");
+    assert!(missing_from_router.is_empty(), "openapi.yaml paths with no route: {missing_from_router:?}");
 }
 
 #[tokio::test]
 async fn register_then_fetch_by_id_and_version_returns_the_canonical_text() {
     let app = spawn_app().await;
-    let schema =
-        r#"{ "type": "record", "name": "Order", "fields": [ {"name": "id", "type": "string"} ] }"#;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/subjects/orders-value/versions",
-            Some(json!({"schema": schema})),
-        )
-        .await;
+    let schema = r#"{ "type": "record", "name": "Order", "fields": [ {"name": "id", "type": "string"} ] }"#;
+    let (status, body) =
+        app.call(Method::POST, "/subjects/orders-value/versions", Some(json!({"schema": schema}))).await;
     assert_eq!(status, StatusCode::OK);
     let id = body["id"].as_i64().expect("id");
-    let (status, body) = app
-        .call(Method::GET, &format!("/schemas/ids/{id}"), None)
-        .await;
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["schema"], record(&[("id", "string")]));
-    let (_, body) = app
-        .call(Method::GET, "/subjects/orders-value/versions/latest", None)
-        .await;
+    let (_, body) = app.call(Method::GET, "/subjects/orders-value/versions/latest", None).await;
     assert_eq!(body["version"], 1);
     assert_eq!(body["subject"], "orders-value");
 }
@@ -128,12 +86,7 @@ async fn register_then_fetch_by_id_and_version_returns_the_canonical_text() {
 #[tokio::test]
 async fn register_returns_409_naming_the_field_when_a_field_without_default_is_added() {
     let app = spawn_app().await;
-    app.call(
-        Method::POST,
-        "/subjects/s/versions",
-        Some(json!({"schema": record(&[("id", "string")])})),
-    )
-    .await;
+    app.call(Method::POST, "/subjects/s/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -144,33 +97,18 @@ async fn register_returns_409_naming_the_field_when_a_field_without_default_is_a
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error_code"], 409);
     let message = body["message"].as_str().expect("message");
-    assert!(
-        message.contains("READER_FIELD_MISSING_DEFAULT_VALUE"),
-        "{message}"
-    );
+    assert!(message.contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "{message}");
     assert!(message.contains("'/fields/1'"), "{message}");
 }
 
 #[tokio::test]
 async fn an_invalid_schema_is_42201_and_a_malformed_body_is_400() {
     let app = spawn_app().await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/subjects/s/versions",
-            Some(json!({"schema": "{\"type\":\"record\"}"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error_code"].clone()),
-        (StatusCode::UNPROCESSABLE_ENTITY, json!(42201))
-    );
-    let response = app
-        .router
-        .clone()
-        .oneshot(request(Method::POST, "/subjects/s/versions", Some("{")))
-        .await
-        .expect("response");
+    let (status, body) =
+        app.call(Method::POST, "/subjects/s/versions", Some(json!({"schema": "{\"type\":\"record\"}"}))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)));
+    let response =
+        app.router.clone().oneshot(request(Method::POST, "/subjects/s/versions", Some("{"))).await.expect("response");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -179,16 +117,10 @@ async fn unknown_routes_and_methods_answer_in_confluents_envelope() {
     let app = spawn_app().await;
     assert_eq!(
         app.call(Method::GET, "/nope", None).await,
-        (
-            StatusCode::NOT_FOUND,
-            json!({"error_code": 404, "message": "HTTP 404 Not Found"})
-        )
+        (StatusCode::NOT_FOUND, json!({"error_code": 404, "message": "HTTP 404 Not Found"}))
     );
     let (status, body) = app.call(Method::PUT, "/subjects", Some(json!({}))).await;
-    assert_eq!(
-        (status, body["error_code"].clone()),
-        (StatusCode::METHOD_NOT_ALLOWED, json!(405))
-    );
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::METHOD_NOT_ALLOWED, json!(405)));
 }
 
 #[tokio::test]
@@ -201,11 +133,7 @@ async fn concurrent_registrations_of_one_schema_under_many_subjects_share_one_id
         let schema = schema.clone();
         tasks.push(tokio::spawn(async move {
             let (status, body) = app
-                .call(
-                    Method::POST,
-                    &format!("/subjects/subject-{writer}/versions"),
-                    Some(json!({"schema": schema})),
-                )
+                .call(Method::POST, &format!("/subjects/subject-{writer}/versions"), Some(json!({"schema": schema})))
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             body["id"].as_i64().expect("id")
@@ -219,28 +147,17 @@ async fn concurrent_registrations_of_one_schema_under_many_subjects_share_one_id
 }
 
 #[tokio::test]
-async fn concurrent_registrations_of_different_schemas_under_one_subject_get_dense_distinct_versions()
- {
+async fn concurrent_registrations_of_different_schemas_under_one_subject_get_dense_distinct_versions() {
     let app = Arc::new(spawn_app().await);
-    app.call(
-        Method::PUT,
-        "/config/orders",
-        Some(json!({"compatibility": "NONE"})),
-    )
-    .await;
+    app.call(Method::PUT, "/config/orders", Some(json!({"compatibility": "NONE"}))).await;
     let mut tasks = Vec::new();
     for writer in 0..16 {
         let app = Arc::clone(&app);
         tasks.push(tokio::spawn(async move {
             let field = format!("f{writer}");
             let schema = record(&[(field.as_str(), "string")]);
-            let (status, body) = app
-                .call(
-                    Method::POST,
-                    "/subjects/orders/versions",
-                    Some(json!({"schema": schema})),
-                )
-                .await;
+            let (status, body) =
+                app.call(Method::POST, "/subjects/orders/versions", Some(json!({"schema": schema}))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             body["id"].as_i64().expect("id")
         }));
@@ -250,23 +167,12 @@ async fn concurrent_registrations_of_different_schemas_under_one_subject_get_den
         ids.insert(task.await.expect("task"));
     }
     assert_eq!(ids.len(), 16, "16 schemas must get 16 ids");
-    let (_, versions) = app
-        .call(Method::GET, "/subjects/orders/versions", None)
-        .await;
+    let (_, versions) = app.call(Method::GET, "/subjects/orders/versions", None).await;
     assert_eq!(versions, json!((1..=16).collect::<Vec<_>>()));
     let mut seen = BTreeSet::new();
     for version in 1..=16 {
-        let (_, body) = app
-            .call(
-                Method::GET,
-                &format!("/subjects/orders/versions/{version}"),
-                None,
-            )
-            .await;
+        let (_, body) = app.call(Method::GET, &format!("/subjects/orders/versions/{version}"), None).await;
         seen.insert(body["id"].as_i64().expect("id"));
     }
-    assert_eq!(
-        seen, ids,
-        "every version holds one of the registered schemas, each exactly once"
-    );
+    assert_eq!(seen, ids, "every version holds one of the registered schemas, each exactly once");
 }

@@ -15,21 +15,17 @@ use serde_json::{Map, Value};
 use stele_tests::{Server, http, workspace};
 
 fn corpus_dir() -> PathBuf {
-    std::env::var("STELE_CONFORMANCE_DIR")
-        .map_or_else(|_| workspace().join("../shared/conformance"), PathBuf::from)
+    std::env::var("STELE_CONFORMANCE_DIR").map_or_else(|_| workspace().join("../shared/conformance"), PathBuf::from)
 }
 
 fn load(name: &str) -> Value {
     let path = corpus_dir().join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("corpus JSON")
 }
 
 fn decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 /// A subject's context, by the corpus README's rule.
@@ -44,11 +40,7 @@ fn step_context(path: &str) -> String {
     let (path_part, query) = path.split_once('?').unwrap_or((path, ""));
     if let Some(rest) = path_part.strip_prefix("/contexts/") {
         let context = decode(rest.split('/').next().unwrap_or_default());
-        return if context.starts_with('.') {
-            context
-        } else {
-            format!(".{context}")
-        };
+        return if context.starts_with('.') { context } else { format!(".{context}") };
     }
     let segments: Vec<&str> = path_part.split('/').collect();
     if let Some(index) = segments.iter().position(|s| *s == "subjects")
@@ -93,11 +85,7 @@ impl Symbols {
             out.push_str(&rest[..start]);
             let after = &rest[start + 4..];
             let end = after.find('}').unwrap_or(0);
-            match after[..end]
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| self.id_of(n))
-            {
+            match after[..end].parse::<usize>().ok().and_then(|n| self.id_of(n)) {
                 Some(id) => out.push_str(&id.to_string()),
                 None => out.push_str(&rest[start..start + 5 + end]),
             }
@@ -115,11 +103,7 @@ impl Symbols {
                 .and_then(|n| self.id_of(n))
                 .map_or_else(|| value.clone(), Value::from),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.fill_body(v)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), self.fill_body(v)))
-                    .collect(),
-            ),
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.fill_body(v))).collect()),
             other => other.clone(),
         }
     }
@@ -189,11 +173,7 @@ fn keep(body: Value, filters: &[String]) -> Value {
     };
     let text = |item: &Value| match item {
         Value::String(s) => s.clone(),
-        Value::Object(m) => m
-            .get("subject")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        Value::Object(m) => m.get("subject").and_then(Value::as_str).unwrap_or_default().to_owned(),
         _ => String::new(),
     };
     Value::Array(
@@ -201,10 +181,9 @@ fn keep(body: Value, filters: &[String]) -> Value {
             .into_iter()
             .filter(|item| {
                 let t = text(item);
-                filters.iter().any(|f| {
-                    f.strip_prefix('=')
-                        .map_or_else(|| t.starts_with(f.as_str()), |exact| t == exact)
-                })
+                filters
+                    .iter()
+                    .any(|f| f.strip_prefix('=').map_or_else(|| t.starts_with(f.as_str()), |exact| t == exact))
             })
             .collect(),
     )
@@ -221,13 +200,7 @@ fn run_scenario(scenario: &Value, golden: &[Value]) -> Vec<StepResult> {
     let name = scenario["name"].as_str().unwrap_or_default();
     let mut symbols = Symbols::default();
     let mut results = Vec::new();
-    for (index, (step, expected)) in scenario["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .zip(golden)
-        .enumerate()
-    {
+    for (index, (step, expected)) in scenario["steps"].as_array().into_iter().flatten().zip(golden).enumerate() {
         let method = step["m"].as_str().unwrap_or("GET");
         let path = symbols.fill_path(step["p"].as_str().unwrap_or("/"));
         let body: Option<Vec<u8>> = match (step.get("b"), step.get("raw")) {
@@ -240,28 +213,17 @@ fn run_scenario(scenario: &Value, golden: &[Value]) -> Vec<StepResult> {
             Some(ct) => ct,
             None => "application/vnd.schemaregistry.v1+json",
         };
-        let headers: Vec<(&str, &str)> = if body.is_some() {
-            vec![("Content-Type", content_type)]
-        } else {
-            Vec::new()
-        };
-        let response = http::send(server.addr, method, &path, &headers, body.as_deref())
-            .unwrap_or_else(|error| http::Response {
-                status: 0,
-                headers: Vec::new(),
-                body: format!("no answer: {error}"),
-            });
+        let headers: Vec<(&str, &str)> = if body.is_some() { vec![("Content-Type", content_type)] } else { Vec::new() };
+        let response = http::send(server.addr, method, &path, &headers, body.as_deref()).unwrap_or_else(|error| {
+            http::Response { status: 0, headers: Vec::new(), body: format!("no answer: {error}") }
+        });
         let mut actual = if response.body.trim().is_empty() {
             serde_json::json!({ "text": response.body })
         } else {
-            serde_json::from_str(&response.body)
-                .unwrap_or_else(|_| serde_json::json!({ "text": response.body }))
+            serde_json::from_str(&response.body).unwrap_or_else(|_| serde_json::json!({ "text": response.body }))
         };
         if let Some(filters) = step.get("keep").and_then(Value::as_array) {
-            let filters: Vec<String> = filters
-                .iter()
-                .filter_map(|f| f.as_str().map(str::to_owned))
-                .collect();
+            let filters: Vec<String> = filters.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect();
             actual = keep(actual, &filters);
         }
         let context = step_context(step["p"].as_str().unwrap_or("/"));
@@ -301,21 +263,14 @@ fn run_scenario(scenario: &Value, golden: &[Value]) -> Vec<StepResult> {
             response.status,
             truncate(&actual.to_string())
         );
-        results.push(StepResult {
-            matched,
-            exact,
-            line,
-        });
+        results.push(StepResult { matched, exact, line });
     }
     results
 }
 
 fn truncate(text: &str) -> String {
     if text.len() > 400 {
-        format!(
-            "{}...",
-            &text[..text.char_indices().nth(400).map_or(text.len(), |(i, _)| i)]
-        )
+        format!("{}...", &text[..text.char_indices().nth(400).map_or(text.len(), |(i, _)| i)])
     } else {
         text.to_owned()
     }
@@ -329,10 +284,7 @@ fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
     assert!(!scenarios.is_empty(), "the corpus has no scenarios");
     let only = std::env::var("STELE_CONFORMANCE_ONLY").ok();
     let queue = Mutex::new(
-        scenarios
-            .into_iter()
-            .filter(|s| only.as_deref().is_none_or(|o| s["name"] == o))
-            .collect::<Vec<_>>(),
+        scenarios.into_iter().filter(|s| only.as_deref().is_none_or(|o| s["name"] == o)).collect::<Vec<_>>(),
     );
     let results: Mutex<HashMap<String, Vec<StepResult>>> = Mutex::new(HashMap::new());
     std::thread::scope(|scope| {
@@ -343,8 +295,7 @@ fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
                         break;
                     };
                     let name = scenario["name"].as_str().unwrap_or_default().to_owned();
-                    let expected: Vec<Value> =
-                        golden[&name].as_array().cloned().unwrap_or_default();
+                    let expected: Vec<Value> = golden[&name].as_array().cloned().unwrap_or_default();
                     let outcome = run_scenario(&scenario, &expected);
                     results.lock().expect("results").insert(name, outcome);
                 }
@@ -374,11 +325,6 @@ fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
         let _ = std::fs::write(workspace().join("target/conformance-report.txt"), &report);
     }
     println!("{report}");
-    println!(
-        "conformance: {matched}/{total} requests match ({exact} identical to Confluent, messages included)"
-    );
-    assert!(
-        matched * 100 >= total * 90,
-        "conformance: {matched}/{total} requests match, under the 90% target"
-    );
+    println!("conformance: {matched}/{total} requests match ({exact} identical to Confluent, messages included)");
+    assert!(matched * 100 >= total * 90, "conformance: {matched}/{total} requests match, under the 90% target");
 }

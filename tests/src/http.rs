@@ -14,15 +14,11 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|_| serde_json::json!({ "text": self.body }))
+        serde_json::from_str(&self.body).unwrap_or_else(|_| serde_json::json!({ "text": self.body }))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -54,26 +50,11 @@ pub fn send(
 }
 
 /// Sends JSON with Confluent's media type.
-pub fn json(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&serde_json::Value>,
-) -> Response {
+pub fn json(addr: SocketAddr, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
     let text = body.map(serde_json::Value::to_string);
-    let headers: &[(&str, &str)] = if text.is_some() {
-        &[("Content-Type", "application/vnd.schemaregistry.v1+json")]
-    } else {
-        &[]
-    };
-    send(
-        addr,
-        method,
-        path,
-        headers,
-        text.as_deref().map(str::as_bytes),
-    )
-    .expect("HTTP request failed")
+    let headers: &[(&str, &str)] =
+        if text.is_some() { &[("Content-Type", "application/vnd.schemaregistry.v1+json")] } else { &[] };
+    send(addr, method, path, headers, text.as_deref().map(str::as_bytes)).expect("HTTP request failed")
 }
 
 fn invalid(message: &str) -> std::io::Error {
@@ -81,45 +62,27 @@ fn invalid(message: &str) -> std::io::Error {
 }
 
 fn parse(raw: &[u8]) -> std::io::Result<Response> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| invalid("no header end"))?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| invalid("no header end"))?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or_else(|| invalid("no status line"))?;
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| invalid("bad status"))?;
+    let status =
+        status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("bad status"))?;
     let headers: Vec<(String, String)> = lines
-        .filter_map(|line| {
-            line.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        })
+        .filter_map(|line| line.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if chunked {
         body = dechunk(&body)?;
     }
-    Ok(Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| invalid("bad chunk"))?;
+        let line_end = data.windows(2).position(|w| w == b"\r\n").ok_or_else(|| invalid("bad chunk"))?;
         let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
             .map_err(|_| invalid("bad chunk size"))?;
         data = &data[line_end + 2..];

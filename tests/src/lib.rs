@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The `stele` binary: `STELE_BIN` if set, else the workspace's debug build,
@@ -40,8 +37,7 @@ pub fn binary() -> PathBuf {
                 .status()
                 .expect("cargo build of the stele binary could not start");
             assert!(status.success(), "cargo build of the stele binary failed");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map_or_else(|_| workspace().join("target"), PathBuf::from);
+            let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| workspace().join("target"), PathBuf::from);
             target.join("debug").join("stele")
         })
         .clone()
@@ -82,11 +78,7 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
                     let _ = sender.send(addr);
                     sent = true;
                 }
@@ -95,9 +87,8 @@ impl Server {
                 }
             }
         });
-        let addr = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("stele serve did not report its address within 30 s");
+        let addr =
+            receiver.recv_timeout(Duration::from_secs(30)).expect("stele serve did not report its address within 30 s");
         let addr = strip_ansi(&addr).parse().expect("a socket address");
         Server { addr, child, dir }
     }

@@ -15,12 +15,7 @@ pub struct ServeOpts {
     #[arg(long, env = "STELE_LISTEN", default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...`.
-    #[arg(
-        long,
-        env = "STELE_DATABASE_URL",
-        default_value = "sqlite://stele.db",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "STELE_DATABASE_URL", default_value = "sqlite://stele.db", hide_env_values = true)]
     database: String,
     /// Compatibility level for subjects with none configured.
     #[arg(long, env = "STELE_DEFAULT_COMPATIBILITY", default_value = "BACKWARD", value_parser = parse_level)]
@@ -38,7 +33,8 @@ enum LogFormatArg {
 
 fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
     raw.parse().map_err(|_| {
-        "expected one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE".to_owned()
+        "expected one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE"
+            .to_owned()
     })
 }
 
@@ -61,9 +57,7 @@ pub fn run(opts: ServeOpts) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
         tracing::info!(listen.address = %address, database = ?settings.database, "stele listening on http://{address}");
-        server::run(listener, server::state(store, &settings), server::shutdown_signal())
-            .await
-            .context("serving")?;
+        server::run(listener, server::state(store, &settings), server::shutdown_signal()).await.context("serving")?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

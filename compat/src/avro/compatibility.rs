@@ -19,26 +19,14 @@ pub struct Rule {
 
 /// Every Avro rule, for documentation and the fixture meta-test.
 pub const RULES: &[Rule] = &[
-    Rule {
-        id: "TYPE_MISMATCH",
-        summary: "the reader's type cannot read the writer's type, even with promotion",
-    },
-    Rule {
-        id: "NAME_MISMATCH",
-        summary: "a named type's name differs and no reader alias matches the writer's name",
-    },
-    Rule {
-        id: "FIXED_SIZE_MISMATCH",
-        summary: "a fixed type changed size",
-    },
+    Rule { id: "TYPE_MISMATCH", summary: "the reader's type cannot read the writer's type, even with promotion" },
+    Rule { id: "NAME_MISMATCH", summary: "a named type's name differs and no reader alias matches the writer's name" },
+    Rule { id: "FIXED_SIZE_MISMATCH", summary: "a fixed type changed size" },
     Rule {
         id: "MISSING_ENUM_SYMBOLS",
         summary: "the writer has enum symbols the reader lacks, and the reader has no enum default",
     },
-    Rule {
-        id: "MISSING_UNION_BRANCH",
-        summary: "a writer type has no readable branch in the reader's union",
-    },
+    Rule { id: "MISSING_UNION_BRANCH", summary: "a writer type has no readable branch in the reader's union" },
     Rule {
         id: "READER_FIELD_MISSING_DEFAULT_VALUE",
         summary: "a reader field the writer does not write has no default",
@@ -47,12 +35,7 @@ pub const RULES: &[Rule] = &[
 
 /// Every reason `reader` cannot read data written with `writer`.
 pub fn check(reader: &Schema, writer: &Schema, reader_role: Role) -> Vec<Incompatibility> {
-    let mut checker = Checker {
-        reader,
-        writer,
-        role: reader_role,
-        memo: HashMap::new(),
-    };
+    let mut checker = Checker { reader, writer, role: reader_role, memo: HashMap::new() };
     let mut location = Vec::new();
     checker.compatibility(&reader.root, &writer.root, &mut location)
 }
@@ -111,9 +94,9 @@ impl Checker<'_> {
             "FIXED_SIZE_MISMATCH" => format!(
                 "The size of FIXED type field at path '{path}' in the {reader} schema does not match with the {writer} schema"
             ),
-            "MISSING_ENUM_SYMBOLS" => format!(
-                "The {reader} schema is missing enum symbols '{info}' at path '{path}' in the {writer} schema"
-            ),
+            "MISSING_ENUM_SYMBOLS" => {
+                format!("The {reader} schema is missing enum symbols '{info}' at path '{path}' in the {writer} schema")
+            }
             "MISSING_UNION_BRANCH" => format!(
                 "The {reader} schema is missing a type inside a union field at path '{path}' in the {writer} schema"
             ),
@@ -121,15 +104,8 @@ impl Checker<'_> {
                 "The field '{info}' at path '{path}' in the {reader} schema has no default value and is missing in the {writer} schema"
             ),
         };
-        let confluent_message =
-            format!("{{errorType:'{rule}', description:'{description}', additionalInfo:'{info}'}}");
-        Incompatibility {
-            rule: rule.to_owned(),
-            path,
-            description,
-            additional_info: Some(info),
-            confluent_message,
-        }
+        let confluent_message = format!("{{errorType:'{rule}', description:'{description}', additionalInfo:'{info}'}}");
+        Incompatibility { rule: rule.to_owned(), path, description, additional_info: Some(info), confluent_message }
     }
 
     fn type_mismatch(&self, reader: &Node, writer: &Node, location: &[String]) -> Incompatibility {
@@ -143,25 +119,14 @@ impl Checker<'_> {
 
     /// Java's `getCompatibility(key, reader, writer, location)`: push the key,
     /// compare, pop. Named pairs are memoized so recursive types terminate.
-    fn at(
-        &mut self,
-        key: &str,
-        reader: &Node,
-        writer: &Node,
-        location: &mut Vec<String>,
-    ) -> Vec<Incompatibility> {
+    fn at(&mut self, key: &str, reader: &Node, writer: &Node, location: &mut Vec<String>) -> Vec<Incompatibility> {
         location.push(key.to_owned());
         let result = self.compatibility(reader, writer, location);
         location.pop();
         result
     }
 
-    fn compatibility(
-        &mut self,
-        reader: &Node,
-        writer: &Node,
-        location: &mut Vec<String>,
-    ) -> Vec<Incompatibility> {
+    fn compatibility(&mut self, reader: &Node, writer: &Node, location: &mut Vec<String>) -> Vec<Incompatibility> {
         if let (Node::Named(r), Node::Named(w)) = (reader, writer) {
             match self.memo.get(&(*r, *w)) {
                 Some(Memo::InProgress) => return Vec::new(),
@@ -179,16 +144,10 @@ impl Checker<'_> {
     /// Whether the pair is compatible, without reporting where (Java checks
     /// union branches with a fresh location and keeps only the verdict).
     fn readable(&mut self, reader: &Node, writer: &Node) -> bool {
-        self.compatibility(reader, writer, &mut Vec::new())
-            .is_empty()
+        self.compatibility(reader, writer, &mut Vec::new()).is_empty()
     }
 
-    fn calculate(
-        &mut self,
-        reader: &Node,
-        writer: &Node,
-        location: &mut Vec<String>,
-    ) -> Vec<Incompatibility> {
+    fn calculate(&mut self, reader: &Node, writer: &Node, location: &mut Vec<String>) -> Vec<Incompatibility> {
         let reader_type = type_name(self.reader, reader);
         let writer_type = type_name(self.writer, writer);
         if reader_type == writer_type {
@@ -201,10 +160,7 @@ impl Checker<'_> {
                     for (i, branch) in writer_branches.iter().enumerate() {
                         location.push(i.to_string());
                         if !self.readable(reader, branch) {
-                            let info = format!(
-                                "reader union lacking writer type: {}",
-                                type_name(self.writer, branch)
-                            );
+                            let info = format!("reader union lacking writer type: {}", type_name(self.writer, branch));
                             result.push(self.problem("MISSING_UNION_BRANCH", location, info));
                         }
                         location.pop();
@@ -233,10 +189,7 @@ impl Checker<'_> {
             return Vec::new();
         }
         if let Node::Union(reader_branches) = reader {
-            if reader_branches
-                .iter()
-                .any(|branch| self.readable(branch, writer))
-            {
+            if reader_branches.iter().any(|branch| self.readable(branch, writer)) {
                 return Vec::new();
             }
             let info = format!("reader union lacking writer type: {writer_type}");
@@ -253,11 +206,7 @@ impl Checker<'_> {
         let writer_full = writer.full_name();
         if reader.name != writer.name && !reader.aliases.contains(&writer_full) {
             location.push("name".into());
-            result.push(self.problem(
-                "NAME_MISMATCH",
-                location,
-                format!("expected: {writer_full}"),
-            ));
+            result.push(self.problem("NAME_MISMATCH", location, format!("expected: {writer_full}")));
             location.pop();
         }
         match (&reader.kind, &writer.kind) {
@@ -269,77 +218,33 @@ impl Checker<'_> {
                 result.push(self.problem("FIXED_SIZE_MISMATCH", location, info));
                 location.pop();
             }
-            (
-                NamedKind::Enum {
-                    symbols: reader_symbols,
-                    default,
-                },
-                NamedKind::Enum {
-                    symbols: writer_symbols,
-                    ..
-                },
-            ) => {
-                let missing: BTreeSet<&String> = writer_symbols
-                    .iter()
-                    .filter(|s| !reader_symbols.contains(s))
-                    .collect();
+            (NamedKind::Enum { symbols: reader_symbols, default }, NamedKind::Enum { symbols: writer_symbols, .. }) => {
+                let missing: BTreeSet<&String> =
+                    writer_symbols.iter().filter(|s| !reader_symbols.contains(s)).collect();
                 let covered = default.as_ref().is_some_and(|d| reader_symbols.contains(d));
                 if !missing.is_empty() && !covered {
                     location.push("symbols".into());
-                    let info = format!(
-                        "[{}]",
-                        missing
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
+                    let info = format!("[{}]", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
                     result.push(self.problem("MISSING_ENUM_SYMBOLS", location, info));
                     location.pop();
                 }
             }
-            (
-                NamedKind::Record {
-                    fields: reader_fields,
-                    ..
-                },
-                NamedKind::Record {
-                    fields: writer_fields,
-                    ..
-                },
-            ) => {
+            (NamedKind::Record { fields: reader_fields, .. }, NamedKind::Record { fields: writer_fields, .. }) => {
                 location.push("fields".into());
                 for (position, reader_field) in reader_fields.iter().enumerate() {
                     location.push(position.to_string());
                     match lookup_writer_field(writer_fields, reader_field) {
                         Some(writer_field) => {
-                            result.extend(self.at(
-                                "type",
-                                &reader_field.ty,
-                                &writer_field.ty,
-                                location,
-                            ));
+                            result.extend(self.at("type", &reader_field.ty, &writer_field.ty, location));
                         }
                         None if reader_field.default.is_some() => {}
                         None => {
-                            let enum_default =
-                                reader_schema.named_of(&reader_field.ty).is_some_and(|n| {
-                                    matches!(
-                                        &n.kind,
-                                        NamedKind::Enum {
-                                            default: Some(_),
-                                            ..
-                                        }
-                                    )
-                                });
+                            let enum_default = reader_schema
+                                .named_of(&reader_field.ty)
+                                .is_some_and(|n| matches!(&n.kind, NamedKind::Enum { default: Some(_), .. }));
                             if enum_default {
                                 let writer_node = Node::Named(w);
-                                result.extend(self.at(
-                                    "type",
-                                    &reader_field.ty,
-                                    &writer_node,
-                                    location,
-                                ));
+                                result.extend(self.at("type", &reader_field.ty, &writer_node, location));
                             } else {
                                 let problem = self.problem(
                                     "READER_FIELD_MISSING_DEFAULT_VALUE",
@@ -365,10 +270,5 @@ fn lookup_writer_field<'w>(writer_fields: &'w [Field], reader_field: &Field) -> 
     writer_fields
         .iter()
         .find(|f| f.name == reader_field.name)
-        .or_else(|| {
-            reader_field
-                .aliases
-                .iter()
-                .find_map(|alias| writer_fields.iter().find(|f| &f.name == alias))
-        })
+        .or_else(|| reader_field.aliases.iter().find_map(|alias| writer_fields.iter().find(|f| &f.name == alias)))
 }

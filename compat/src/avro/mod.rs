@@ -81,17 +81,9 @@ pub struct Field {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum NamedKind {
-    Record {
-        error: bool,
-        fields: Vec<Field>,
-    },
-    Enum {
-        symbols: Vec<String>,
-        default: Option<String>,
-    },
-    Fixed {
-        size: u64,
-    },
+    Record { error: bool, fields: Vec<Field> },
+    Enum { symbols: Vec<String>, default: Option<String> },
+    Fixed { size: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,17 +180,10 @@ impl Parser {
         if name.is_empty() {
             return Err(err("Empty name"));
         }
-        self.lookup(name, namespace)
-            .map(Node::Named)
-            .ok_or_else(|| err(format!("Undefined name: \"{name}\"")))
+        self.lookup(name, namespace).map(Node::Named).ok_or_else(|| err(format!("Undefined name: \"{name}\"")))
     }
 
-    fn parse_union(
-        &mut self,
-        whole: &Value,
-        branches: &[Value],
-        namespace: Option<&str>,
-    ) -> Result<Node, SchemaError> {
+    fn parse_union(&mut self, whole: &Value, branches: &[Value], namespace: Option<&str>) -> Result<Node, SchemaError> {
         let mut nodes = Vec::with_capacity(branches.len());
         let mut seen: Vec<String> = Vec::new();
         for branch in branches {
@@ -233,36 +218,21 @@ impl Parser {
         }
         match ty.as_str() {
             "array" => {
-                let items = object
-                    .get("items")
-                    .ok_or_else(|| err(format!("Array has no items type: {}", compact(whole))))?;
+                let items =
+                    object.get("items").ok_or_else(|| err(format!("Array has no items type: {}", compact(whole))))?;
                 let items = self.parse(items, namespace)?;
-                Ok(Node::Array(
-                    Box::new(items),
-                    props(object, &["type", "items"]),
-                ))
+                Ok(Node::Array(Box::new(items), props(object, &["type", "items"])))
             }
             "map" => {
-                let values = object
-                    .get("values")
-                    .ok_or_else(|| err(format!("Map has no values type: {}", compact(whole))))?;
+                let values =
+                    object.get("values").ok_or_else(|| err(format!("Map has no values type: {}", compact(whole))))?;
                 let values = self.parse(values, namespace)?;
-                Ok(Node::Map(
-                    Box::new(values),
-                    props(object, &["type", "values"]),
-                ))
+                Ok(Node::Map(Box::new(values), props(object, &["type", "values"])))
             }
             "record" | "error" | "enum" | "fixed" => self.parse_named(whole, object, ty, namespace),
-            other => self
-                .lookup(other, namespace)
-                .map(Node::Named)
-                .ok_or_else(|| {
-                    if other.is_empty() {
-                        err("Empty name")
-                    } else {
-                        err(format!("Type not supported: {other}"))
-                    }
-                }),
+            other => self.lookup(other, namespace).map(Node::Named).ok_or_else(|| {
+                if other.is_empty() { err("Empty name") } else { err(format!("Type not supported: {other}")) }
+            }),
         }
     }
 
@@ -282,18 +252,13 @@ impl Parser {
         };
         let (namespace, name) = match raw_name.rsplit_once('.') {
             Some((ns, short)) => (Some(ns.to_owned()), short.to_owned()),
-            None => (
-                explicit_ns.or(enclosing).map(str::to_owned),
-                raw_name.clone(),
-            ),
+            None => (explicit_ns.or(enclosing).map(str::to_owned), raw_name.clone()),
         };
         for segment in raw_name.split('.') {
             validate_name(segment)?;
         }
         if Primitive::from_name(&name).is_some() && namespace.as_deref().unwrap_or("").is_empty() {
-            return Err(err(format!(
-                "Schemas may not be named after primitives: {name}"
-            )));
+            return Err(err(format!("Schemas may not be named after primitives: {name}")));
         }
         let namespace = namespace.filter(|ns| !ns.is_empty());
         let aliases = match object.get("aliases") {
@@ -332,22 +297,10 @@ impl Parser {
                 self.parse_fields(whole, object, namespace.as_deref(), ty == "error")?,
                 &["type", "name", "namespace", "doc", "aliases", "fields"],
             ),
-            "enum" => (
-                parse_enum(whole, object)?,
-                &[
-                    "type",
-                    "name",
-                    "namespace",
-                    "doc",
-                    "aliases",
-                    "symbols",
-                    "default",
-                ],
-            ),
-            _ => (
-                parse_fixed(whole, object)?,
-                &["type", "name", "namespace", "doc", "aliases", "size"],
-            ),
+            "enum" => {
+                (parse_enum(whole, object)?, &["type", "name", "namespace", "doc", "aliases", "symbols", "default"])
+            }
+            _ => (parse_fixed(whole, object)?, &["type", "name", "namespace", "doc", "aliases", "size"]),
         };
         self.named[index].kind = kind;
         self.named[index].props = props(object, reserved);
@@ -382,28 +335,20 @@ impl Parser {
                     "DESCENDING" | "IGNORE" => Some(order.to_ascii_lowercase()),
                     "ASCENDING" => None,
                     other => {
-                        return Err(err(format!(
-                            "No enum constant org.apache.avro.Schema.Field.Order.{other}"
-                        )));
+                        return Err(err(format!("No enum constant org.apache.avro.Schema.Field.Order.{other}")));
                     }
                 },
                 // Absent, or not a string (which Java ignores).
                 _ => None,
             };
             let aliases = match field.get("aliases") {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|a| a.as_str().map(str::to_owned))
-                    .collect(),
+                Some(Value::Array(items)) => items.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
                 _ => Vec::new(),
             };
             if let Some(position) = fields.iter().position(|f| &f.name == name) {
                 return Err(err(format!(
                     "Duplicate field {name} in record {}: {name} pos:{} and {name} pos:{position}.",
-                    object
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
+                    object.get("name").and_then(Value::as_str).unwrap_or_default(),
                     fields.len()
                 )));
             }
@@ -414,10 +359,7 @@ impl Parser {
                 default: field.get("default").cloned(),
                 order,
                 aliases,
-                props: props(
-                    field,
-                    &["name", "type", "doc", "default", "order", "aliases"],
-                ),
+                props: props(field, &["name", "type", "doc", "default", "order", "aliases"]),
             });
         }
         Ok(NamedKind::Record { error, fields })
@@ -431,10 +373,7 @@ fn parse_enum(whole: &Value, object: &Map<String, Value>) -> Result<NamedKind, S
     let mut symbols: Vec<String> = Vec::with_capacity(raw.len());
     for symbol in raw {
         let Some(symbol) = symbol.as_str() else {
-            return Err(err(format!(
-                "Enum symbol not a string: {}",
-                compact(symbol)
-            )));
+            return Err(err(format!("Enum symbol not a string: {}", compact(symbol))));
         };
         validate_name(symbol)?;
         if symbols.iter().any(|s| s == symbol) {
@@ -488,20 +427,13 @@ fn props(object: &Map<String, Value>, reserved: &[&str]) -> Props {
 impl Schema {
     /// Parses Avro schema text, with the named types its references define.
     pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<Schema, SchemaError> {
-        let mut parser = Parser {
-            named: Vec::new(),
-            by_name: HashMap::new(),
-            from_reference: true,
-        };
+        let mut parser = Parser { named: Vec::new(), by_name: HashMap::new(), from_reference: true };
         let mut done = Vec::new();
         load_references(&mut parser, references, &mut done)?;
         parser.from_reference = false;
         let value: Value = serde_json::from_str(text).map_err(|e| err(json_error(&e)))?;
         let root = parser.parse(&value, None)?;
-        Ok(Schema {
-            root,
-            named: parser.named,
-        })
+        Ok(Schema { root, named: parser.named })
     }
 
     /// The text Confluent stores: Java's `Schema.toString()`, compact JSON
@@ -546,23 +478,19 @@ impl Schema {
                 Primitive::Int => value.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
                 Primitive::Long => value.is_i64() || value.is_u64(),
                 Primitive::Float | Primitive::Double => {
-                    value.is_number()
-                        || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
+                    value.is_number() || matches!(value.as_str(), Some("NaN" | "Infinity" | "-Infinity"))
                 }
                 Primitive::Bytes | Primitive::String => value.is_string(),
             },
-            Node::Array(items, _) => value.as_array().is_some_and(|values| {
-                values
-                    .iter()
-                    .all(|v| self.is_valid_default(items, v, visiting))
-            }),
-            Node::Map(values, _) => value.as_object().is_some_and(|map| {
-                map.values()
-                    .all(|v| self.is_valid_default(values, v, visiting))
-            }),
-            Node::Union(branches) => branches
-                .first()
-                .is_some_and(|first| self.is_valid_default(first, value, visiting)),
+            Node::Array(items, _) => {
+                value.as_array().is_some_and(|values| values.iter().all(|v| self.is_valid_default(items, v, visiting)))
+            }
+            Node::Map(values, _) => {
+                value.as_object().is_some_and(|map| map.values().all(|v| self.is_valid_default(values, v, visiting)))
+            }
+            Node::Union(branches) => {
+                branches.first().is_some_and(|first| self.is_valid_default(first, value, visiting))
+            }
             Node::Named(index) => match &self.named[*index].kind {
                 NamedKind::Enum { .. } | NamedKind::Fixed { .. } => value.is_string(),
                 NamedKind::Record { fields, .. } => {
@@ -573,11 +501,9 @@ impl Schema {
                         return false;
                     };
                     visiting.push(*index);
-                    let valid = fields.iter().all(|field| {
-                        match object.get(&field.name).or(field.default.as_ref()) {
-                            Some(v) => self.is_valid_default(&field.ty, v, visiting),
-                            None => false,
-                        }
+                    let valid = fields.iter().all(|field| match object.get(&field.name).or(field.default.as_ref()) {
+                        Some(v) => self.is_valid_default(&field.ty, v, visiting),
+                        None => false,
                     });
                     visiting.pop();
                     valid
@@ -589,11 +515,7 @@ impl Schema {
     fn to_json(&self, normalize: bool) -> Value {
         let mut printer = Printer::new(normalize);
         // Types defined by references are known to readers already: printed by name.
-        printer.written = self
-            .named
-            .iter()
-            .map(|named| named.from_reference)
-            .collect();
+        printer.written = self.named.iter().map(|named| named.from_reference).collect();
         self.node_json(&self.root, &mut printer)
     }
 
@@ -620,12 +542,7 @@ impl Schema {
                 extend(&mut object, props);
                 Value::Object(object)
             }
-            Node::Union(branches) => Value::Array(
-                branches
-                    .iter()
-                    .map(|b| self.node_json(b, printer))
-                    .collect(),
-            ),
+            Node::Union(branches) => Value::Array(branches.iter().map(|b| self.node_json(b, printer)).collect()),
             Node::Named(index) => self.named_json(*index, printer),
         }
     }
@@ -634,13 +551,11 @@ impl Schema {
         let named = &self.named[index];
         if printer.written.get(index).copied().unwrap_or(false) {
             // Java's `getQualified(names.space)`: the short name when in the same namespace.
-            return Value::String(
-                if named.namespace.as_deref() == printer.namespace.as_deref() {
-                    named.name.clone()
-                } else {
-                    named.full_name()
-                },
-            );
+            return Value::String(if named.namespace.as_deref() == printer.namespace.as_deref() {
+                named.name.clone()
+            } else {
+                named.full_name()
+            });
         }
         if let Some(slot) = printer.written.get_mut(index) {
             *slot = true;
@@ -678,11 +593,8 @@ impl Schema {
         }
         extend(&mut object, &named.props);
         if !named.aliases.is_empty() {
-            let aliases = named
-                .aliases
-                .iter()
-                .map(|alias| short_alias(alias, named.namespace.as_deref()).into())
-                .collect();
+            let aliases =
+                named.aliases.iter().map(|alias| short_alias(alias, named.namespace.as_deref()).into()).collect();
             object.insert("aliases".into(), Value::Array(aliases));
         }
         printer.namespace = saved;
@@ -697,11 +609,7 @@ impl Schema {
             object.insert("doc".into(), doc.clone().into());
         }
         if let Some(default) = &field.default {
-            let default = if printer.normalize {
-                Self::typed_default(&field.ty, default)
-            } else {
-                default.clone()
-            };
+            let default = if printer.normalize { Self::typed_default(&field.ty, default) } else { default.clone() };
             object.insert("default".into(), default);
         }
         if let Some(order) = &field.order {
@@ -718,24 +626,18 @@ impl Schema {
     /// types always carry a fraction (`1` becomes `1.0`).
     fn typed_default(node: &Node, value: &Value) -> Value {
         match (node, value) {
-            (Node::Primitive(Primitive::Float | Primitive::Double, _), Value::Number(n)) => n
-                .as_f64()
-                .and_then(serde_json::Number::from_f64)
-                .map_or_else(|| value.clone(), Value::Number),
-            (Node::Union(branches), _) => branches
-                .first()
-                .map_or_else(|| value.clone(), |b| Self::typed_default(b, value)),
-            (Node::Array(items, _), Value::Array(values)) => Value::Array(
-                values
-                    .iter()
-                    .map(|v| Self::typed_default(items, v))
-                    .collect(),
-            ),
-            (Node::Map(values_ty, _), Value::Object(map)) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Self::typed_default(values_ty, v)))
-                    .collect(),
-            ),
+            (Node::Primitive(Primitive::Float | Primitive::Double, _), Value::Number(n)) => {
+                n.as_f64().and_then(serde_json::Number::from_f64).map_or_else(|| value.clone(), Value::Number)
+            }
+            (Node::Union(branches), _) => {
+                branches.first().map_or_else(|| value.clone(), |b| Self::typed_default(b, value))
+            }
+            (Node::Array(items, _), Value::Array(values)) => {
+                Value::Array(values.iter().map(|v| Self::typed_default(items, v)).collect())
+            }
+            (Node::Map(values_ty, _), Value::Object(map)) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), Self::typed_default(values_ty, v))).collect())
+            }
             _ => value.clone(),
         }
     }
@@ -757,11 +659,7 @@ struct Printer {
 
 impl Printer {
     fn new(normalize: bool) -> Printer {
-        Printer {
-            normalize,
-            written: Vec::new(),
-            namespace: None,
-        }
+        Printer { normalize, written: Vec::new(), namespace: None }
     }
 }
 
@@ -792,30 +690,19 @@ fn load_references(
         if reference.schema_type != SchemaType::Avro {
             return Err(SchemaError::Reference {
                 name: reference.name.clone(),
-                reason: format!(
-                    "a {} schema cannot be referenced from Avro",
-                    reference.schema_type
-                ),
+                reason: format!("a {} schema cannot be referenced from Avro", reference.schema_type),
             });
         }
         load_references(parser, &reference.references, done)?;
-        let value: Value =
-            serde_json::from_str(&reference.schema).map_err(|e| err(json_error(&e)))?;
+        let value: Value = serde_json::from_str(&reference.schema).map_err(|e| err(json_error(&e)))?;
         parser
             .parse(&value, None)
-            .map_err(|e| SchemaError::Reference {
-                name: reference.name.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| SchemaError::Reference { name: reference.name.clone(), reason: e.to_string() })?;
     }
     Ok(())
 }
 
 /// A JSON syntax error in words close to what Jackson says.
 pub(crate) fn json_error(error: &serde_json::Error) -> String {
-    format!(
-        "Invalid JSON at line {} column {}: {error}",
-        error.line(),
-        error.column()
-    )
+    format!("Invalid JSON at line {} column {}: {error}", error.line(), error.column())
 }

@@ -19,72 +19,29 @@ pub struct Rule {
 
 /// The incompatible difference types this checker reports.
 pub const RULES: &[Rule] = &[
-    Rule {
-        id: "PACKAGE_CHANGED",
-        summary: "the file's package changed, so every full type name changed",
-    },
-    Rule {
-        id: "MESSAGE_REMOVED",
-        summary: "a message was removed; data written with it can no longer be resolved",
-    },
-    Rule {
-        id: "FIELD_KIND_CHANGED",
-        summary: "a field changed between scalar, message and map",
-    },
-    Rule {
-        id: "FIELD_SCALAR_KIND_CHANGED",
-        summary: "a scalar field changed to a type with another wire encoding",
-    },
-    Rule {
-        id: "FIELD_NAMED_TYPE_CHANGED",
-        summary: "a message field now refers to another message type",
-    },
-    Rule {
-        id: "FIELD_NUMERIC_LABEL_CHANGED",
-        summary: "a numeric field changed between singular and repeated",
-    },
-    Rule {
-        id: "REQUIRED_FIELD_ADDED",
-        summary: "a required field was added",
-    },
-    Rule {
-        id: "REQUIRED_FIELD_REMOVED",
-        summary: "a required field was removed",
-    },
-    Rule {
-        id: "ONEOF_FIELD_REMOVED",
-        summary: "a member of a oneof was removed",
-    },
-    Rule {
-        id: "MULTIPLE_FIELDS_MOVED_TO_ONEOF",
-        summary: "several existing fields were moved into one oneof",
-    },
-    Rule {
-        id: "FIELD_MOVED_TO_EXISTING_ONEOF",
-        summary: "an existing field was moved into an existing oneof",
-    },
+    Rule { id: "PACKAGE_CHANGED", summary: "the file's package changed, so every full type name changed" },
+    Rule { id: "MESSAGE_REMOVED", summary: "a message was removed; data written with it can no longer be resolved" },
+    Rule { id: "FIELD_KIND_CHANGED", summary: "a field changed between scalar, message and map" },
+    Rule { id: "FIELD_SCALAR_KIND_CHANGED", summary: "a scalar field changed to a type with another wire encoding" },
+    Rule { id: "FIELD_NAMED_TYPE_CHANGED", summary: "a message field now refers to another message type" },
+    Rule { id: "FIELD_NUMERIC_LABEL_CHANGED", summary: "a numeric field changed between singular and repeated" },
+    Rule { id: "REQUIRED_FIELD_ADDED", summary: "a required field was added" },
+    Rule { id: "REQUIRED_FIELD_REMOVED", summary: "a required field was removed" },
+    Rule { id: "ONEOF_FIELD_REMOVED", summary: "a member of a oneof was removed" },
+    Rule { id: "MULTIPLE_FIELDS_MOVED_TO_ONEOF", summary: "several existing fields were moved into one oneof" },
+    Rule { id: "FIELD_MOVED_TO_EXISTING_ONEOF", summary: "an existing field was moved into an existing oneof" },
 ];
 
-pub fn check(
-    original: &ProtoSchema,
-    update: &ProtoSchema,
-    reader_role: Role,
-) -> Vec<Incompatibility> {
+pub fn check(original: &ProtoSchema, update: &ProtoSchema, reader_role: Role) -> Vec<Incompatibility> {
     let (Some(original_file), Some(update_file)) = (original.file(), update.file()) else {
         return Vec::new();
     };
-    let mut diff = Diff {
-        role: reader_role,
-        found: Vec::new(),
-        visiting: HashSet::new(),
-    };
+    let mut diff = Diff { role: reader_role, found: Vec::new(), visiting: HashSet::new() };
     if original_file.package_name() != update_file.package_name() {
         diff.report("PACKAGE_CHANGED", "#/".to_owned());
     }
-    let update_messages: BTreeMap<String, MessageDescriptor> = update_file
-        .messages()
-        .map(|m| (m.name().to_owned(), m))
-        .collect();
+    let update_messages: BTreeMap<String, MessageDescriptor> =
+        update_file.messages().map(|m| (m.name().to_owned(), m)).collect();
     for message in original_file.messages() {
         let path = format!("#/{}", message.name());
         match update_messages.get(message.name()) {
@@ -116,9 +73,7 @@ fn kind_group(field: &FieldDescriptor) -> &'static str {
 /// Scalar types within one group share a wire encoding and may replace each other.
 fn scalar_group(kind: &Kind) -> &'static str {
     match kind {
-        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Bool | Kind::Enum(_) => {
-            "GENERAL_NUMBER"
-        }
+        Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Bool | Kind::Enum(_) => "GENERAL_NUMBER",
         Kind::Sint32 | Kind::Sint64 => "SIGNED_NUMBER",
         Kind::String | Kind::Bytes => "STRING_OR_BYTES",
         Kind::Fixed32 | Kind::Sfixed32 => "FIXED32",
@@ -138,10 +93,7 @@ fn explicit_label(field: &FieldDescriptor) -> Option<Cardinality> {
 
 /// The oneof a field really belongs to (not a proto3 `optional`'s synthetic one).
 fn real_oneof(field: &FieldDescriptor) -> Option<String> {
-    field
-        .containing_oneof()
-        .filter(|o| !o.is_synthetic())
-        .map(|o| o.name().to_owned())
+    field.containing_oneof().filter(|o| !o.is_synthetic()).map(|o| o.name().to_owned())
 }
 
 /// A message's name with its file's package removed.
@@ -151,9 +103,7 @@ fn local_name(message: &MessageDescriptor) -> String {
     if package.is_empty() {
         full.to_owned()
     } else {
-        full.strip_prefix(&format!("{package}."))
-            .unwrap_or(full)
-            .to_owned()
+        full.strip_prefix(&format!("{package}.")).unwrap_or(full).to_owned()
     }
 }
 
@@ -176,18 +126,18 @@ impl Diff {
             "PACKAGE_CHANGED" => format!(
                 "The package at '{path}' in the {reader} schema does not match the package in the {writer} schema"
             ),
-            "MESSAGE_REMOVED" => format!(
-                "The {reader} schema is missing a message at path '{path}' in the {writer} schema"
-            ),
+            "MESSAGE_REMOVED" => {
+                format!("The {reader} schema is missing a message at path '{path}' in the {writer} schema")
+            }
             "REQUIRED_FIELD_ADDED" => {
                 format!("The {reader} schema has a new required field at path '{path}'")
             }
-            "REQUIRED_FIELD_REMOVED" => format!(
-                "The {reader} schema is missing a required field at path '{path}' in the {writer} schema"
-            ),
-            "ONEOF_FIELD_REMOVED" => format!(
-                "The {reader} schema is missing a oneof field at path '{path}' in the {writer} schema"
-            ),
+            "REQUIRED_FIELD_REMOVED" => {
+                format!("The {reader} schema is missing a required field at path '{path}' in the {writer} schema")
+            }
+            "ONEOF_FIELD_REMOVED" => {
+                format!("The {reader} schema is missing a oneof field at path '{path}' in the {writer} schema")
+            }
             "MULTIPLE_FIELDS_MOVED_TO_ONEOF" => format!(
                 "Multiple fields in the oneof at path '{path}' in the {reader} schema are outside a single oneof in the {writer} schema"
             ),
@@ -204,24 +154,13 @@ impl Diff {
         });
     }
 
-    fn message(
-        &mut self,
-        path: &str,
-        original: &MessageDescriptor,
-        update: &MessageDescriptor,
-        imported: bool,
-    ) {
-        let key = (
-            original.full_name().to_owned(),
-            update.full_name().to_owned(),
-        );
+    fn message(&mut self, path: &str, original: &MessageDescriptor, update: &MessageDescriptor, imported: bool) {
+        let key = (original.full_name().to_owned(), update.full_name().to_owned());
         if !self.visiting.insert(key.clone()) {
             return;
         }
-        let update_fields: BTreeMap<u32, FieldDescriptor> =
-            update.fields().map(|f| (f.number(), f)).collect();
-        let original_fields: BTreeMap<u32, FieldDescriptor> =
-            original.fields().map(|f| (f.number(), f)).collect();
+        let update_fields: BTreeMap<u32, FieldDescriptor> = update.fields().map(|f| (f.number(), f)).collect();
+        let original_fields: BTreeMap<u32, FieldDescriptor> = original.fields().map(|f| (f.number(), f)).collect();
         let field_path = |field: &FieldDescriptor| match real_oneof(field) {
             Some(oneof) => format!("{path}/{oneof}/{}", field.number()),
             None => format!("{path}/{}", field.number()),
@@ -238,9 +177,7 @@ impl Diff {
                             .fields()
                             .filter(|f| real_oneof(f).as_deref() == Some(oneof.as_str()))
                             .any(|f| update_fields.contains_key(&f.number()));
-                        let oneof_kept = update
-                            .oneofs()
-                            .any(|o| o.name() == oneof && !o.is_synthetic());
+                        let oneof_kept = update.oneofs().any(|o| o.name() == oneof && !o.is_synthetic());
                         if survivors || oneof_kept {
                             self.report("ONEOF_FIELD_REMOVED", field_path(field));
                         }
@@ -249,8 +186,7 @@ impl Diff {
             }
         }
         for (number, field) in &update_fields {
-            if !original_fields.contains_key(number) && field.cardinality() == Cardinality::Required
-            {
+            if !original_fields.contains_key(number) && field.cardinality() == Cardinality::Required {
                 self.report("REQUIRED_FIELD_ADDED", field_path(field));
             }
         }
@@ -278,11 +214,8 @@ impl Diff {
             }
         }
         if !imported {
-            let update_nested: BTreeMap<String, MessageDescriptor> = update
-                .child_messages()
-                .filter(|m| !m.is_map_entry())
-                .map(|m| (m.name().to_owned(), m))
-                .collect();
+            let update_nested: BTreeMap<String, MessageDescriptor> =
+                update.child_messages().filter(|m| !m.is_map_entry()).map(|m| (m.name().to_owned(), m)).collect();
             for nested in original.child_messages().filter(|m| !m.is_map_entry()) {
                 let nested_path = format!("{path}/{}", nested.name());
                 match update_nested.get(nested.name()) {
@@ -314,8 +247,7 @@ impl Diff {
                     return;
                 }
                 // Types of this file are compared by the top-level pass; imported ones here.
-                let imported = o.parent_file().name() != super::MAIN_FILE
-                    || u.parent_file().name() != super::MAIN_FILE;
+                let imported = o.parent_file().name() != super::MAIN_FILE || u.parent_file().name() != super::MAIN_FILE;
                 if imported {
                     let before = self.found.len();
                     self.message(path, &o, &u, true);

@@ -29,14 +29,8 @@ pub use confluent::RULES as CONFLUENT_RULES;
 const MAIN_FILE: &str = "default";
 
 const BUNDLED: &[(&str, &str)] = &[
-    (
-        "confluent/meta.proto",
-        include_str!("bundled/confluent/meta.proto"),
-    ),
-    (
-        "confluent/type/decimal.proto",
-        include_str!("bundled/confluent/type/decimal.proto"),
-    ),
+    ("confluent/meta.proto", include_str!("bundled/confluent/meta.proto")),
+    ("confluent/type/decimal.proto", include_str!("bundled/confluent/type/decimal.proto")),
 ];
 
 /// A parsed Protobuf schema.
@@ -64,9 +58,7 @@ impl protox::file::FileResolver for Sources {
             return protox::file::File::from_source(name, source);
         }
         if let Some(descriptor) = self.descriptors.get(name) {
-            return Ok(protox::file::File::from_file_descriptor_proto(
-                descriptor.clone(),
-            ));
+            return Ok(protox::file::File::from_file_descriptor_proto(descriptor.clone()));
         }
         if let Some((_, source)) = BUNDLED.iter().find(|(path, _)| *path == name) {
             return protox::file::File::from_source(name, source);
@@ -79,18 +71,12 @@ impl protox::file::FileResolver for Sources {
     }
 }
 
-fn collect_sources(
-    references: &[ResolvedReference],
-    files: &mut HashMap<String, String>,
-) -> Result<(), SchemaError> {
+fn collect_sources(references: &[ResolvedReference], files: &mut HashMap<String, String>) -> Result<(), SchemaError> {
     for reference in references {
         if reference.schema_type != SchemaType::Protobuf {
             return Err(SchemaError::Reference {
                 name: reference.name.clone(),
-                reason: format!(
-                    "a {} schema cannot be imported by Protobuf",
-                    reference.schema_type
-                ),
+                reason: format!("a {} schema cannot be imported by Protobuf", reference.schema_type),
             });
         }
         if files.contains_key(&reference.name) {
@@ -108,20 +94,14 @@ fn decode_descriptor(text: &str) -> Option<FileDescriptorProto> {
     if trimmed.is_empty() || trimmed.contains(char::is_whitespace) {
         return None;
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(trimmed)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(trimmed).ok()?;
     let file = FileDescriptorProto::decode(bytes.as_slice()).ok()?;
-    (!file.message_type.is_empty() || !file.enum_type.is_empty() || file.package.is_some())
-        .then_some(file)
+    (!file.message_type.is_empty() || !file.enum_type.is_empty() || file.package.is_some()).then_some(file)
 }
 
 fn parse_error(error: &protox::Error) -> SchemaError {
     let text = error.to_string();
-    if let Some(missing) = text
-        .strip_prefix("name '")
-        .and_then(|t| t.split('\'').next())
-    {
+    if let Some(missing) = text.strip_prefix("name '").and_then(|t| t.split('\'').next()) {
         return SchemaError::invalid(format!("Could not resolve type: {missing}"));
     }
     SchemaError::invalid(format!("Could not parse Protobuf - {text}"))
@@ -148,17 +128,11 @@ impl ProtoSchema {
                     descriptor
                 }
                 None => {
-                    return Err(SchemaError::invalid(format!(
-                        "Could not parse Protobuf - {parse_failure}"
-                    )));
+                    return Err(SchemaError::invalid(format!("Could not parse Protobuf - {parse_failure}")));
                 }
             },
         };
-        let sources = Sources {
-            files,
-            descriptors,
-            google: protox::file::GoogleFileResolver::new(),
-        };
+        let sources = Sources { files, descriptors, google: protox::file::GoogleFileResolver::new() };
         let mut compiler = protox::Compiler::with_file_resolver(sources);
         compiler.include_imports(true).include_source_info(false);
         compiler.open_file(MAIN_FILE).map_err(|e| parse_error(&e))?;
@@ -166,9 +140,7 @@ impl ProtoSchema {
         let compiled = pool
             .get_file_by_name(MAIN_FILE)
             .map(|f| f.file_descriptor_proto().clone())
-            .ok_or_else(|| {
-                SchemaError::invalid("Could not parse Protobuf - the file did not compile")
-            })?;
+            .ok_or_else(|| SchemaError::invalid("Could not parse Protobuf - the file did not compile"))?;
         fill_kinds(&mut written, &compiled);
         written.source_code_info = None;
         if written.syntax.is_none() && declares_proto2(text) {
@@ -177,11 +149,7 @@ impl ProtoSchema {
         if written.syntax.as_deref() == Some("proto3") {
             clear_implicit_labels(&mut written.message_type);
         }
-        Ok(ProtoSchema {
-            written,
-            compiled,
-            pool,
-        })
+        Ok(ProtoSchema { written, compiled, pool })
     }
 
     /// The canonical `.proto` text, as Confluent prints it: no comments,
@@ -215,20 +183,14 @@ impl ProtoSchema {
 /// Copies each named field's kind (message or enum) from the compiled file into
 /// the written one: the parser cannot know it before names are resolved.
 fn fill_kinds(written: &mut FileDescriptorProto, compiled: &FileDescriptorProto) {
-    fn messages(
-        written: &mut [prost_types::DescriptorProto],
-        compiled: &[prost_types::DescriptorProto],
-    ) {
+    fn messages(written: &mut [prost_types::DescriptorProto], compiled: &[prost_types::DescriptorProto]) {
         for (w, c) in written.iter_mut().zip(compiled) {
             fields(&mut w.field, &c.field);
             fields(&mut w.extension, &c.extension);
             messages(&mut w.nested_type, &c.nested_type);
         }
     }
-    fn fields(
-        written: &mut [prost_types::FieldDescriptorProto],
-        compiled: &[prost_types::FieldDescriptorProto],
-    ) {
+    fn fields(written: &mut [prost_types::FieldDescriptorProto], compiled: &[prost_types::FieldDescriptorProto]) {
         for (w, c) in written.iter_mut().zip(compiled) {
             if w.r#type.is_none() {
                 w.r#type = c.r#type;
@@ -255,11 +217,7 @@ fn clear_implicit_labels(messages: &mut [prost_types::DescriptorProto]) {
                 field.label = None;
             }
         }
-        let is_map_entry = message
-            .options
-            .as_ref()
-            .and_then(|o| o.map_entry)
-            .unwrap_or(false);
+        let is_map_entry = message.options.as_ref().and_then(|o| o.map_entry).unwrap_or(false);
         if !is_map_entry {
             clear_implicit_labels(&mut message.nested_type);
         }
@@ -267,11 +225,7 @@ fn clear_implicit_labels(messages: &mut [prost_types::DescriptorProto]) {
 }
 
 /// Every reason `reader` cannot read data written with `writer`, by Confluent's rules.
-pub fn check(
-    reader: &ProtoSchema,
-    writer: &ProtoSchema,
-    reader_role: Role,
-) -> Vec<Incompatibility> {
+pub fn check(reader: &ProtoSchema, writer: &ProtoSchema, reader_role: Role) -> Vec<Incompatibility> {
     confluent::check(writer, reader, reader_role)
 }
 

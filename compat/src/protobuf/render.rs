@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::uninterpreted_option::NamePart;
 use prost_types::{
-    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
-    ServiceDescriptorProto, UninterpretedOption,
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, ServiceDescriptorProto,
+    UninterpretedOption,
 };
 
 use super::scalar_name;
@@ -29,19 +29,10 @@ pub fn render(file: &FileDescriptorProto) -> String {
         out.push('\n');
         for (index, dependency) in file.dependency.iter().enumerate() {
             let public = file.public_dependency.contains(&(index as i32));
-            let _ = writeln!(
-                out,
-                "import {}{};",
-                if public { "public " } else { "" },
-                quote(dependency.as_bytes())
-            );
+            let _ = writeln!(out, "import {}{};", if public { "public " } else { "" }, quote(dependency.as_bytes()));
         }
     }
-    let options = file
-        .options
-        .as_ref()
-        .map(|o| o.uninterpreted_option.as_slice())
-        .unwrap_or_default();
+    let options = file.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
     if !options.is_empty() {
         out.push('\n');
         for option in options {
@@ -84,42 +75,27 @@ fn indent(text: &str) -> String {
 }
 
 fn is_map_entry(message: &DescriptorProto) -> bool {
-    message
-        .options
-        .as_ref()
-        .and_then(|o| o.map_entry)
-        .unwrap_or(false)
+    message.options.as_ref().and_then(|o| o.map_entry).unwrap_or(false)
 }
 
 fn message_text(message: &DescriptorProto) -> String {
     let name = message.name();
     let mut body = String::new();
-    let reserved = reserved_lines(
-        message
-            .reserved_range
-            .iter()
-            .map(|r| (r.start(), r.end() - 1)),
-        &message.reserved_name,
-    );
+    let reserved =
+        reserved_lines(message.reserved_range.iter().map(|r| (r.start(), r.end() - 1)), &message.reserved_name);
     if !reserved.is_empty() {
         body.push('\n');
         body.push_str(&indent(&reserved));
     }
-    let options = message
-        .options
-        .as_ref()
-        .map(|o| o.uninterpreted_option.as_slice())
-        .unwrap_or_default();
+    let options = message.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
     if !options.is_empty() {
         body.push('\n');
         for option in options {
             body.push_str(&indent(&format!("option {};", option_text(option))));
         }
     }
-    let real_oneof =
-        |field: &FieldDescriptorProto| field.oneof_index.is_some() && !field.proto3_optional();
-    let plain: Vec<&FieldDescriptorProto> =
-        message.field.iter().filter(|f| !real_oneof(f)).collect();
+    let real_oneof = |field: &FieldDescriptorProto| field.oneof_index.is_some() && !field.proto3_optional();
+    let plain: Vec<&FieldDescriptorProto> = message.field.iter().filter(|f| !real_oneof(f)).collect();
     if !plain.is_empty() {
         body.push('\n');
         for field in plain {
@@ -128,20 +104,13 @@ fn message_text(message: &DescriptorProto) -> String {
     }
     let mut oneofs = String::new();
     for (index, oneof) in message.oneof_decl.iter().enumerate() {
-        let members: Vec<&FieldDescriptorProto> = message
-            .field
-            .iter()
-            .filter(|f| real_oneof(f) && f.oneof_index == Some(index as i32))
-            .collect();
+        let members: Vec<&FieldDescriptorProto> =
+            message.field.iter().filter(|f| real_oneof(f) && f.oneof_index == Some(index as i32)).collect();
         if members.is_empty() {
             continue; // a proto3 `optional` field's synthetic oneof
         }
         let mut text = format!("oneof {} {{\n", oneof.name());
-        let options = oneof
-            .options
-            .as_ref()
-            .map(|o| o.uninterpreted_option.as_slice())
-            .unwrap_or_default();
+        let options = oneof.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
         for option in options {
             text.push_str(&indent(&format!("option {};", option_text(option))));
         }
@@ -156,19 +125,11 @@ fn message_text(message: &DescriptorProto) -> String {
         body.push_str(&oneofs);
     }
     if !message.extension_range.is_empty() {
-        let ranges: Vec<String> = message
-            .extension_range
-            .iter()
-            .map(|r| range_text(r.start(), r.end() - 1))
-            .collect();
+        let ranges: Vec<String> = message.extension_range.iter().map(|r| range_text(r.start(), r.end() - 1)).collect();
         body.push('\n');
         body.push_str(&indent(&format!("extensions {};", ranges.join(", "))));
     }
-    let nested: Vec<&DescriptorProto> = message
-        .nested_type
-        .iter()
-        .filter(|m| !is_map_entry(m))
-        .collect();
+    let nested: Vec<&DescriptorProto> = message.nested_type.iter().filter(|m| !is_map_entry(m)).collect();
     if !nested.is_empty() || !message.enum_type.is_empty() {
         body.push('\n');
         for nested in nested {
@@ -182,11 +143,7 @@ fn message_text(message: &DescriptorProto) -> String {
         body.push('\n');
         body.push_str(&indent(&extends_text(&message.extension)));
     }
-    if body.is_empty() {
-        format!("message {name} {{}}\n")
-    } else {
-        format!("message {name} {{{body}}}\n")
-    }
+    if body.is_empty() { format!("message {name} {{}}\n") } else { format!("message {name} {{{body}}}\n") }
 }
 
 fn type_text(field: &FieldDescriptorProto, scope: Option<&DescriptorProto>) -> String {
@@ -202,19 +159,13 @@ fn type_text(field: &FieldDescriptorProto, scope: Option<&DescriptorProto>) -> S
         }
         return type_name.clone();
     }
-    field
-        .r#type
-        .and_then(|t| Type::try_from(t).ok())
-        .map_or_else(String::new, |t| scalar_name(t).to_owned())
+    field.r#type.and_then(|t| Type::try_from(t).ok()).map_or_else(String::new, |t| scalar_name(t).to_owned())
 }
 
 /// The synthetic entry message a `map<K, V>` field refers to, when it is nested in `scope`.
 fn map_entry_of<'m>(type_name: &str, scope: &'m DescriptorProto) -> Option<&'m DescriptorProto> {
     let short = type_name.rsplit('.').next().unwrap_or(type_name);
-    scope
-        .nested_type
-        .iter()
-        .find(|m| m.name() == short && is_map_entry(m))
+    scope.nested_type.iter().find(|m| m.name() == short && is_map_entry(m))
 }
 
 fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label: bool) -> String {
@@ -229,18 +180,8 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label:
     };
     let mut options: Vec<String> = Vec::new();
     if let Some(default) = &field.default_value {
-        let quoted = matches!(
-            field.r#type.and_then(|t| Type::try_from(t).ok()),
-            Some(Type::String | Type::Bytes)
-        );
-        options.push(format!(
-            "default = {}",
-            if quoted {
-                quote(default.as_bytes())
-            } else {
-                default.clone()
-            }
-        ));
+        let quoted = matches!(field.r#type.and_then(|t| Type::try_from(t).ok()), Some(Type::String | Type::Bytes));
+        options.push(format!("default = {}", if quoted { quote(default.as_bytes()) } else { default.clone() }));
     }
     if let Some(field_options) = &field.options {
         if let Some(packed) = field_options.packed {
@@ -271,17 +212,10 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label:
 fn enum_text(enumeration: &EnumDescriptorProto) -> String {
     let mut body = String::new();
     body.push_str(&reserved_lines(
-        enumeration
-            .reserved_range
-            .iter()
-            .map(|r| (r.start(), r.end())),
+        enumeration.reserved_range.iter().map(|r| (r.start(), r.end())),
         &enumeration.reserved_name,
     ));
-    let options = enumeration
-        .options
-        .as_ref()
-        .map(|o| o.uninterpreted_option.as_slice())
-        .unwrap_or_default();
+    let options = enumeration.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
     let mut options: Vec<String> = options.iter().map(option_text).collect();
     if let Some(allow_alias) = enumeration.options.as_ref().and_then(|o| o.allow_alias) {
         options.insert(0, format!("allow_alias = {allow_alias}"));
@@ -294,20 +228,12 @@ fn enum_text(enumeration: &EnumDescriptorProto) -> String {
             .options
             .as_ref()
             .map(|o| {
-                let mut all: Vec<String> = o
-                    .deprecated
-                    .map(|d| format!("deprecated = {d}"))
-                    .into_iter()
-                    .collect();
+                let mut all: Vec<String> = o.deprecated.map(|d| format!("deprecated = {d}")).into_iter().collect();
                 all.extend(o.uninterpreted_option.iter().map(option_text));
                 all
             })
             .unwrap_or_default();
-        let suffix = if options.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", options.join(", "))
-        };
+        let suffix = if options.is_empty() { String::new() } else { format!(" [{}]", options.join(", ")) };
         let _ = writeln!(body, "{} = {}{suffix};", value.name(), value.number());
     }
     if body.is_empty() {
@@ -324,11 +250,7 @@ fn extends_text(extensions: &[FieldDescriptorProto]) -> String {
         let extendee = extensions[index].extendee();
         let mut body = String::new();
         while index < extensions.len() && extensions[index].extendee() == extendee {
-            body.push_str(&field_text(
-                &extensions[index],
-                &DescriptorProto::default(),
-                true,
-            ));
+            body.push_str(&field_text(&extensions[index], &DescriptorProto::default(), true));
             index += 1;
         }
         let _ = write!(out, "extend {extendee} {{\n{}}}\n", indent(&body));
@@ -338,11 +260,7 @@ fn extends_text(extensions: &[FieldDescriptorProto]) -> String {
 
 fn service_text(service: &ServiceDescriptorProto) -> String {
     let mut body = String::new();
-    let options = service
-        .options
-        .as_ref()
-        .map(|o| o.uninterpreted_option.as_slice())
-        .unwrap_or_default();
+    let options = service.options.as_ref().map(|o| o.uninterpreted_option.as_slice()).unwrap_or_default();
     for option in options {
         let _ = writeln!(body, "option {};", option_text(option));
     }
@@ -410,15 +328,8 @@ fn option_text(option: &UninterpretedOption) -> String {
         .name
         .iter()
         .map(
-            |NamePart {
-                 name_part,
-                 is_extension,
-             }| {
-                if *is_extension {
-                    format!("({name_part})")
-                } else {
-                    name_part.clone()
-                }
+            |NamePart { name_part, is_extension }| {
+                if *is_extension { format!("({name_part})") } else { name_part.clone() }
             },
         )
         .collect();
@@ -483,12 +394,8 @@ pub fn normalize(file: &mut FileDescriptorProto) {
 }
 
 fn normalize_message(message: &mut DescriptorProto) {
-    message
-        .field
-        .sort_by_key(prost_types::FieldDescriptorProto::number);
-    message
-        .reserved_range
-        .sort_by_key(prost_types::descriptor_proto::ReservedRange::start);
+    message.field.sort_by_key(prost_types::FieldDescriptorProto::number);
+    message.reserved_range.sort_by_key(prost_types::descriptor_proto::ReservedRange::start);
     if let Some(options) = &mut message.options {
         options.uninterpreted_option.sort_by_key(option_text);
     }
@@ -506,23 +413,15 @@ fn normalize_message(message: &mut DescriptorProto) {
 }
 
 fn normalize_enum(enumeration: &mut EnumDescriptorProto) {
-    enumeration
-        .value
-        .sort_by_key(prost_types::EnumValueDescriptorProto::number);
-    enumeration
-        .reserved_range
-        .sort_by_key(prost_types::enum_descriptor_proto::EnumReservedRange::start);
+    enumeration.value.sort_by_key(prost_types::EnumValueDescriptorProto::number);
+    enumeration.reserved_range.sort_by_key(prost_types::enum_descriptor_proto::EnumReservedRange::start);
 }
 
 /// Makes a compiled descriptor's fully-qualified type names read as written:
 /// the package and enclosing scopes are dropped.
 pub fn relativize(file: &mut FileDescriptorProto) {
     let package = file.package.clone().unwrap_or_default();
-    let prefix = if package.is_empty() {
-        ".".to_owned()
-    } else {
-        format!(".{package}.")
-    };
+    let prefix = if package.is_empty() { ".".to_owned() } else { format!(".{package}.") };
     let shorten = |name: &mut Option<String>, scope: &str| {
         if let Some(full) = name.as_mut() {
             if let Some(rest) = full.strip_prefix(&format!("{prefix}{scope}")) {
@@ -534,11 +433,7 @@ pub fn relativize(file: &mut FileDescriptorProto) {
             }
         }
     };
-    fn walk(
-        message: &mut DescriptorProto,
-        scope: &str,
-        shorten: &dyn Fn(&mut Option<String>, &str),
-    ) {
+    fn walk(message: &mut DescriptorProto, scope: &str, shorten: &dyn Fn(&mut Option<String>, &str)) {
         let inner = format!("{scope}{}.", message.name());
         for field in &mut message.field {
             shorten(&mut field.type_name, &inner);
@@ -566,10 +461,7 @@ pub fn relativize(file: &mut FileDescriptorProto) {
 /// The compiled file with the author's spelling put back: type names, labels
 /// and JSON names as written, map entries named `<field>Entry` with bare key
 /// and value fields, and no source info.
-pub fn descriptor_as_written(
-    compiled: &FileDescriptorProto,
-    written: &FileDescriptorProto,
-) -> FileDescriptorProto {
+pub fn descriptor_as_written(compiled: &FileDescriptorProto, written: &FileDescriptorProto) -> FileDescriptorProto {
     let mut file = compiled.clone();
     file.name = Some("default".to_owned());
     file.source_code_info = None;
@@ -603,10 +495,7 @@ fn message_as_written(message: &mut DescriptorProto, written: &DescriptorProto) 
     let mut renames: Vec<(String, String)> = Vec::new();
     for (field, written_field) in message.field.iter_mut().zip(&written.field) {
         field_as_written(field, written_field);
-        let entry = written_field
-            .type_name
-            .as_deref()
-            .and_then(|name| map_entry_of(name, written));
+        let entry = written_field.type_name.as_deref().and_then(|name| map_entry_of(name, written));
         if let Some(entry) = entry {
             let renamed = format!("{}Entry", field.name());
             renames.push((entry.name().to_owned(), renamed.clone()));

@@ -6,35 +6,22 @@ use stele_compat::level::{check_level, check_pair};
 use stele_compat::{CompatibilityLevel, ParsedSchema, SchemaType, parse};
 
 fn avro(schema: &Value) -> ParsedSchema {
-    parse(SchemaType::Avro, &schema.to_string(), &[], false)
-        .unwrap_or_else(|e| panic!("{schema} does not parse: {e}"))
+    parse(SchemaType::Avro, &schema.to_string(), &[], false).unwrap_or_else(|e| panic!("{schema} does not parse: {e}"))
 }
 
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "the table passes json! values inline"
-)]
+#[expect(clippy::needless_pass_by_value, reason = "the table passes json! values inline")]
 fn record(fields: Value) -> Value {
     json!({"type": "record", "name": "R", "namespace": "com.example", "fields": fields})
 }
 
 /// The findings (rule and path) when `new` reads data written with `old`.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "the table passes json! values inline"
-)]
+#[expect(clippy::needless_pass_by_value, reason = "the table passes json! values inline")]
 fn backward(old: Value, new: Value) -> Vec<(String, String)> {
-    check_pair(CompatibilityLevel::Backward, &avro(&new), &avro(&old))
-        .into_iter()
-        .map(|p| (p.rule, p.path))
-        .collect()
+    check_pair(CompatibilityLevel::Backward, &avro(&new), &avro(&old)).into_iter().map(|p| (p.rule, p.path)).collect()
 }
 
 fn found(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(r, p)| ((*r).to_owned(), (*p).to_owned()))
-        .collect()
+    items.iter().map(|(r, p)| ((*r).to_owned(), (*p).to_owned())).collect()
 }
 
 macro_rules! table {
@@ -79,10 +66,7 @@ fn recursive_types_terminate_and_compare() {
     let old = list(json!({"name": "label", "type": "string", "default": ""}));
     let new = list(json!({"name": "label", "type": "int", "default": 0}));
     assert_eq!(backward(old.clone(), old.clone()), found(&[]));
-    assert_eq!(
-        backward(old, new),
-        found(&[("TYPE_MISMATCH", "/fields/2/type")])
-    );
+    assert_eq!(backward(old, new), found(&[("TYPE_MISMATCH", "/fields/2/type")]));
 }
 
 #[test]
@@ -94,8 +78,7 @@ fn named_types_from_a_referenced_subject_resolve() {
         references: Vec::new(),
     };
     let customer = json!({"type": "record", "name": "Customer", "namespace": "com.example", "fields": [{"name": "address", "type": "Address"}]});
-    let parsed = parse(SchemaType::Avro, &customer.to_string(), &[address], false)
-        .expect("parses with its reference");
+    let parsed = parse(SchemaType::Avro, &customer.to_string(), &[address], false).expect("parses with its reference");
     // The referenced type is printed by name only, as Confluent stores it.
     assert_eq!(
         parsed.canonical,
@@ -111,45 +94,26 @@ fn canonical_text_follows_javas_key_order_and_drops_whitespace() {
         parsed.canonical,
         r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","doc":"d","default":1,"order":"descending","aliases":["b"]}],"custom":"x","aliases":["Q"]}"#
     );
-    assert_eq!(
-        parse(SchemaType::Avro, r#"{"type":"string"}"#, &[], false)
-            .expect("parses")
-            .canonical,
-        r#""string""#
-    );
+    assert_eq!(parse(SchemaType::Avro, r#"{"type":"string"}"#, &[], false).expect("parses").canonical, r#""string""#);
 }
 
 #[test]
 fn invalid_schemas_name_the_problem() {
     let cases = [
         (r#"{"type":"record","name":"X"}"#, "Record has no fields"),
-        (
-            r#"{"type":"record","name":"1X","fields":[]}"#,
-            "Illegal initial character: 1X",
-        ),
+        (r#"{"type":"record","name":"1X","fields":[]}"#, "Illegal initial character: 1X"),
         (
             r#"{"type":"record","name":"X","fields":[{"name":"a","type":"int"},{"name":"a","type":"int"}]}"#,
             "Duplicate field a",
         ),
         (r#"["null",["int"]]"#, "Nested union"),
-        (
-            r#"{"type":"enum","name":"E","symbols":["A","A"]}"#,
-            "Duplicate enum symbol: A",
-        ),
-        (
-            r#"{"type":"map","values":"nope"}"#,
-            "Undefined name: \"nope\"",
-        ),
+        (r#"{"type":"enum","name":"E","symbols":["A","A"]}"#, "Duplicate enum symbol: A"),
+        (r#"{"type":"map","values":"nope"}"#, "Undefined name: \"nope\""),
         (r#"["int","int"]"#, "Duplicate in union:int"),
-        (
-            r#"{"type":"record","name":"int","fields":[]}"#,
-            "Schemas may not be named after primitives: int",
-        ),
+        (r#"{"type":"record","name":"int","fields":[]}"#, "Schemas may not be named after primitives: int"),
     ];
     for (schema, expected) in cases {
-        let error = parse(SchemaType::Avro, schema, &[], false)
-            .expect_err(schema)
-            .to_string();
+        let error = parse(SchemaType::Avro, schema, &[], false).expect_err(schema).to_string();
         assert!(error.contains(expected), "{schema}: {error}");
     }
 }
@@ -211,11 +175,8 @@ fn field_type(depth: u32) -> BoxedStrategy<Value> {
 
 fn schema() -> impl Strategy<Value = Value> {
     proptest::collection::vec(field_type(2), 1..8).prop_map(|types| {
-        let fields: Vec<Value> = types
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| json!({"name": format!("f{i}"), "type": t}))
-            .collect();
+        let fields: Vec<Value> =
+            types.into_iter().enumerate().map(|(i, t)| json!({"name": format!("f{i}"), "type": t})).collect();
         json!({"type": "record", "name": "Root", "fields": fields})
     })
 }

@@ -9,9 +9,7 @@ use stele_compat::level::check_pair;
 use stele_compat::{CompatibilityLevel, SchemaType, parse};
 
 fn fixtures(format: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format)
 }
 
 fn read(path: &Path) -> String {
@@ -19,43 +17,17 @@ fn read(path: &Path) -> String {
 }
 
 fn findings(schema_type: SchemaType, dir: &Path, extension: &str) -> Vec<String> {
-    let old = parse(
-        schema_type,
-        &read(&dir.join(format!("old.{extension}"))),
-        &[],
-        false,
-    )
-    .expect("old parses");
-    let new = parse(
-        schema_type,
-        &read(&dir.join(format!("new.{extension}"))),
-        &[],
-        false,
-    )
-    .expect("new parses");
-    check_pair(CompatibilityLevel::Backward, &new, &old)
-        .into_iter()
-        .map(|p| format!("{} {}", p.rule, p.path))
-        .collect()
+    let old = parse(schema_type, &read(&dir.join(format!("old.{extension}"))), &[], false).expect("old parses");
+    let new = parse(schema_type, &read(&dir.join(format!("new.{extension}"))), &[], false).expect("new parses");
+    check_pair(CompatibilityLevel::Backward, &new, &old).into_iter().map(|p| format!("{} {}", p.rule, p.path)).collect()
 }
 
 pub fn run_rule(format: &str, schema_type: SchemaType, extension: &str, rule: &str) {
     let dir = fixtures(format).join(rule);
-    assert!(
-        dir.is_dir(),
-        "rule {rule} has no fixture at {}",
-        dir.display()
-    );
-    let expected: Vec<String> = read(&dir.join("expected.txt"))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(
-        findings(schema_type, &dir, extension),
-        expected,
-        "fixture {rule}"
-    );
+    assert!(dir.is_dir(), "rule {rule} has no fixture at {}", dir.display());
+    let expected: Vec<String> =
+        read(&dir.join("expected.txt")).lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+    assert_eq!(findings(schema_type, &dir, extension), expected, "fixture {rule}");
     assert_eq!(
         findings(schema_type, &dir.join("compatible"), extension),
         Vec::<String>::new(),

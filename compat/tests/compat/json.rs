@@ -5,8 +5,7 @@ use stele_compat::level::check_pair;
 use stele_compat::{CompatibilityLevel, ParsedSchema, SchemaType, parse};
 
 fn schema(value: &Value) -> ParsedSchema {
-    parse(SchemaType::Json, &value.to_string(), &[], false)
-        .unwrap_or_else(|e| panic!("{value}: {e}"))
+    parse(SchemaType::Json, &value.to_string(), &[], false).unwrap_or_else(|e| panic!("{value}: {e}"))
 }
 
 fn backward(old: &Value, new: &Value) -> Vec<String> {
@@ -22,16 +21,9 @@ fn adding_an_optional_property_to_an_open_model_breaks_backward_and_says_how_to_
     let new = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}});
     let problems = check_pair(CompatibilityLevel::Backward, &schema(&new), &schema(&old));
     assert_eq!(problems.len(), 1);
-    assert_eq!(
-        problems[0].rule,
-        "OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"
-    );
+    assert_eq!(problems[0].rule, "OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL");
     assert_eq!(problems[0].path, "#/properties/b");
-    assert!(
-        problems[0].description.contains("additionalProperties"),
-        "{}",
-        problems[0].description
-    );
+    assert!(problems[0].description.contains("additionalProperties"), "{}", problems[0].description);
 }
 
 #[test]
@@ -54,32 +46,17 @@ fn a_changed_type_is_type_changed_with_confluents_message() {
 
 #[test]
 fn narrowing_and_extending_types_and_bounds() {
+    assert_eq!(backward(&json!({"type": "number"}), &json!({"type": "integer"})), vec!["TYPE_NARROWED #"]);
+    assert_eq!(backward(&json!({"type": "integer"}), &json!({"type": "number"})), Vec::<String>::new());
     assert_eq!(
-        backward(&json!({"type": "number"}), &json!({"type": "integer"})),
-        vec!["TYPE_NARROWED #"]
-    );
-    assert_eq!(
-        backward(&json!({"type": "integer"}), &json!({"type": "number"})),
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        backward(
-            &json!({"type": "string"}),
-            &json!({"type": "string", "maxLength": 5})
-        ),
+        backward(&json!({"type": "string"}), &json!({"type": "string", "maxLength": 5})),
         vec!["MAX_LENGTH_ADDED #/maxLength"]
     );
     assert_eq!(
-        backward(
-            &json!({"type": "string", "maxLength": 5}),
-            &json!({"type": "string", "maxLength": 9})
-        ),
+        backward(&json!({"type": "string", "maxLength": 5}), &json!({"type": "string", "maxLength": 9})),
         Vec::<String>::new()
     );
-    assert_eq!(
-        backward(&json!({"enum": ["a", "b"]}), &json!({"enum": ["a"]})),
-        vec!["ENUM_ARRAY_NARROWED #"]
-    );
+    assert_eq!(backward(&json!({"enum": ["a", "b"]}), &json!({"enum": ["a"]})), vec!["ENUM_ARRAY_NARROWED #"]);
 }
 
 #[test]
@@ -96,10 +73,7 @@ fn invalid_schemas_are_refused_with_the_reason() {
         json!({"$ref": "#/definitions/missing"}),
         json!({"type": "string", "pattern": "("}),
     ] {
-        assert!(
-            parse(SchemaType::Json, &bad.to_string(), &[], false).is_err(),
-            "{bad} must be refused"
-        );
+        assert!(parse(SchemaType::Json, &bad.to_string(), &[], false).is_err(), "{bad} must be refused");
     }
 }
 
@@ -112,10 +86,7 @@ fn normalize_sorts_keys() {
         true,
     )
     .expect("parses");
-    assert_eq!(
-        parsed.canonical,
-        r#"{"properties":{"a":{"type":"string"},"b":{"type":"string"}},"type":"object"}"#
-    );
+    assert_eq!(parsed.canonical, r#"{"properties":{"a":{"type":"string"},"b":{"type":"string"}},"type":"object"}"#);
 }
 
 #[test]
@@ -125,14 +96,8 @@ fn payloads_are_validated_with_their_paths() {
         &[],
     )
     .expect("parses");
-    assert!(
-        user.validate_payload(&json!({"age": 3}))
-            .expect("validates")
-            .is_empty()
-    );
-    let errors = user
-        .validate_payload(&json!({"age": "x"}))
-        .expect("validates");
+    assert!(user.validate_payload(&json!({"age": 3})).expect("validates").is_empty());
+    let errors = user.validate_payload(&json!({"age": "x"})).expect("validates");
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("/age"), "{errors:?}");
 }

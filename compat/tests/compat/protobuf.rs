@@ -21,9 +21,7 @@ fn canonical_text_is_confluents_layout() {
 #[test]
 fn the_serialized_descriptor_matches_confluents_bytes() {
     // Recorded from Confluent 7.9 for the same schema (shared/conformance, reg-proto-valid).
-    let parsed = proto(
-        "syntax = \"proto3\";\nmessage A {\n  string a = 1;\n}\nmessage B {\n  A a = 1;\n}\n",
-    );
+    let parsed = proto("syntax = \"proto3\";\nmessage A {\n  string a = 1;\n}\nmessage B {\n  A a = 1;\n}\n");
     assert_eq!(
         parsed.as_protobuf().expect("protobuf").serialized(),
         "CgdkZWZhdWx0IgwKAUESBwoBYRgBKAkiDwoBQhIKCgFhGAEoCzIBQWIGcHJvdG8z"
@@ -32,17 +30,9 @@ fn the_serialized_descriptor_matches_confluents_bytes() {
 
 #[test]
 fn a_base64_file_descriptor_is_accepted_as_the_schema() {
-    let parsed = parse(
-        SchemaType::Protobuf,
-        "CgdkZWZhdWx0IgwKAU0SBwoBYRgBKAliBnByb3RvMw==",
-        &[],
-        false,
-    )
-    .expect("descriptor parses");
-    assert_eq!(
-        parsed.canonical,
-        "syntax = \"proto3\";\n\nmessage M {\n  string a = 1;\n}\n"
-    );
+    let parsed = parse(SchemaType::Protobuf, "CgdkZWZhdWx0IgwKAU0SBwoBYRgBKAliBnByb3RvMw==", &[], false)
+        .expect("descriptor parses");
+    assert_eq!(parsed.canonical, "syntax = \"proto3\";\n\nmessage M {\n  string a = 1;\n}\n");
 }
 
 #[test]
@@ -54,20 +44,10 @@ fn well_known_types_and_confluents_bundled_files_resolve_without_registration() 
 
 #[test]
 fn normalize_ignores_field_order() {
-    let a = parse(
-        SchemaType::Protobuf,
-        "syntax = \"proto3\";\nmessage M { string b = 2; string a = 1; }\n",
-        &[],
-        true,
-    )
-    .expect("parses");
-    let b = parse(
-        SchemaType::Protobuf,
-        "syntax = \"proto3\";\nmessage M { string a = 1; string b = 2; }\n",
-        &[],
-        true,
-    )
-    .expect("parses");
+    let a = parse(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage M { string b = 2; string a = 1; }\n", &[], true)
+        .expect("parses");
+    let b = parse(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage M { string a = 1; string b = 2; }\n", &[], true)
+        .expect("parses");
     assert_eq!(a.canonical, b.canonical);
 }
 
@@ -77,12 +57,7 @@ fn removing_a_field_is_compatible_and_changing_its_scalar_kind_is_not() {
     let removed = proto("syntax = \"proto3\";\nmessage M { string a = 1; }\n");
     let changed = proto("syntax = \"proto3\";\nmessage M { int32 a = 1; int32 b = 2; }\n");
     assert!(check_pair(CompatibilityLevel::Backward, &removed, &old).is_empty());
-    let problems: Vec<(String, String)> = check_pair(CompatibilityLevel::Backward, &changed, &old)
-        .into_iter()
-        .map(|p| (p.rule, p.path))
-        .collect();
-    assert_eq!(
-        problems,
-        vec![("FIELD_SCALAR_KIND_CHANGED".to_owned(), "#/M/1".to_owned())]
-    );
+    let problems: Vec<(String, String)> =
+        check_pair(CompatibilityLevel::Backward, &changed, &old).into_iter().map(|p| (p.rule, p.path)).collect();
+    assert_eq!(problems, vec![("FIELD_SCALAR_KIND_CHANGED".to_owned(), "#/M/1".to_owned())]);
 }

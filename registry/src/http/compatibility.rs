@@ -19,15 +19,13 @@ struct Verdict {
 
 fn answer(result: Result<CompatibilityVerdict>, verbose: bool) -> Result<Response> {
     match result {
-        Ok(verdict) => Ok(ok(&Verdict {
-            is_compatible: verdict.compatible,
-            messages: verbose.then_some(verdict.messages),
-        })),
+        Ok(verdict) => {
+            Ok(ok(&Verdict { is_compatible: verdict.compatible, messages: verbose.then_some(verdict.messages) }))
+        }
         // With `verbose`, an unparseable schema is an incompatible verdict that says why.
-        Err(error) if verbose && error.code() == ErrorCode::InvalidSchema => Ok(ok(&Verdict {
-            is_compatible: false,
-            messages: Some(vec![error.to_string()]),
-        })),
+        Err(error) if verbose && error.code() == ErrorCode::InvalidSchema => {
+            Ok(ok(&Verdict { is_compatible: false, messages: Some(vec![error.to_string()]) }))
+        }
         Err(error) => Err(error),
     }
 }
@@ -41,10 +39,7 @@ pub async fn against_history(
     let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    let result = state
-        .registry
-        .check_compatibility(&subject, None, request, params.flag("normalize"))
-        .await;
+    let result = state.registry.check_compatibility(&subject, None, request, params.flag("normalize")).await;
     answer(result, params.flag("verbose"))
 }
 
@@ -60,12 +55,48 @@ pub async fn against_version(
     let params = Params::parse(query.as_deref());
     let result = state
         .registry
-        .check_compatibility(
-            &path.get("subject"),
-            Some(selector),
-            request,
-            params.flag("normalize"),
-        )
+        .check_compatibility(&path.get("subject"), Some(selector), request, params.flag("normalize"))
         .await;
     answer(result, params.flag("verbose"))
+}
+
+/// Stele's structured report: every finding with its rule, path and sentence.
+#[derive(Serialize)]
+struct Report {
+    compatible: bool,
+    level: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i32>,
+    findings: Vec<Finding>,
+}
+
+#[derive(Serialize)]
+struct Finding {
+    rule: String,
+    path: String,
+    message: String,
+}
+
+/// `POST /stele/v1/compatibility/subjects/{subject}/versions`: the subject's
+/// check, with findings a CI can show rather than Confluent's message strings.
+pub async fn report(
+    State(state): State<AppState>,
+    path: RawPathParams,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response> {
+    let request = register_request(&parse_body(&body)?)?;
+    let path = PathParams::from_raw(&path);
+    let params = Params::parse(query.as_deref());
+    let selector = params.get("version").map(VersionSelector::parse).transpose()?;
+    let verdict =
+        state.registry.check_compatibility(&path.get("subject"), selector, request, params.flag("normalize")).await?;
+    let findings =
+        verdict.problems.into_iter().map(|p| Finding { rule: p.rule, path: p.path, message: p.description }).collect();
+    Ok(ok(&Report {
+        compatible: verdict.compatible,
+        level: verdict.level.to_string(),
+        version: verdict.version,
+        findings,
+    }))
 }

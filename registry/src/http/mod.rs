@@ -25,9 +25,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::service::Registry;
@@ -98,6 +96,7 @@ routes! {
     get "/subjects/{subject}/metadata" => subjects::by_metadata;
     post "/compatibility/subjects/{subject}/versions" => compatibility::against_history;
     post "/compatibility/subjects/{subject}/versions/{version}" => compatibility::against_version;
+    post "/stele/v1/compatibility/subjects/{subject}/versions" => compatibility::report;
     get "/config" => settings::get_config;
     put "/config" => settings::put_config;
     delete "/config" => settings::delete_config;
@@ -114,10 +113,7 @@ routes! {
 /// The application: routing, Confluent's transport rules, request ids and logs.
 /// Call `oneshot` on it in tests; serve it with [`crate::server::run`].
 pub fn app(state: AppState) -> Router {
-    let api = api_routes()
-        .fallback(route_not_found)
-        .layer(middleware::from_fn(log_request))
-        .with_state(state.clone());
+    let api = api_routes().fallback(route_not_found).layer(middleware::from_fn(log_request)).with_state(state.clone());
     // Path rewriting and trailing-slash trimming must happen before routing,
     // so they wrap the routed service instead of being router layers.
     let front = tower::ServiceBuilder::new()
@@ -128,19 +124,11 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(transport))
         .service(api);
     let full = tower::util::BoxCloneSyncService::new(
-        front
-            .map_response(IntoResponse::into_response)
-            .map_err(|never| match never {}),
+        front.map_response(IntoResponse::into_response).map_err(|never| match never {}),
     );
-    let hot = HotPath {
-        state,
-        full: full.clone(),
-    };
+    let hot = HotPath { state, full: full.clone() };
     Router::new()
-        .route(
-            "/schemas/ids/{id}",
-            axum::routing::get(hot_schema_by_id).with_state(hot),
-        )
+        .route("/schemas/ids/{id}", axum::routing::get(hot_schema_by_id).with_state(hot))
         .fallback_service(full)
 }
 
@@ -158,18 +146,10 @@ struct HotPath {
 /// else (a miss, a query, a body) goes through the full stack, which gives the
 /// same answer more slowly.
 async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
-    let plain =
-        request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
+    let plain = request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
     if plain
-        && let Some(id) = request
-            .uri()
-            .path()
-            .strip_prefix("/schemas/ids/")
-            .and_then(|id| id.parse::<i32>().ok())
-        && let Some(body) = hot
-            .state
-            .registry
-            .cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
+        && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
+        && let Some(body) = hot.state.registry.cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
     {
         tracing::debug!(
             http.method = "GET",
@@ -188,9 +168,7 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
 /// A JSON answer with Confluent's media type.
 pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut response = (status, body.into()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
     response
 }
 
@@ -198,9 +176,7 @@ pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
 pub fn ok<T: Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => json_response(StatusCode::OK, body),
-        Err(error) => {
-            RegistryError::Internal(format!("response did not serialize: {error}")).into_response()
-        }
+        Err(error) => RegistryError::Internal(format!("response did not serialize: {error}")).into_response(),
     }
 }
 
@@ -210,10 +186,7 @@ pub fn raw(text: String) -> Response {
 }
 
 /// A panic is a bug: log it, answer a plain 500, keep serving.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "CatchPanicLayer hands the payload over by value"
-)]
+#[expect(clippy::needless_pass_by_value, reason = "CatchPanicLayer hands the payload over by value")]
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
@@ -230,13 +203,9 @@ async fn route_not_found() -> RegistryError {
 /// Turns axum's own 405 into Confluent's envelope.
 fn json_framework_errors(response: Response) -> Response {
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|ct| ct != MEDIA_TYPE)
+        && response.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct != MEDIA_TYPE)
     {
-        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed")
-            .into_response();
+        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed").into_response();
     }
     response
 }
@@ -245,20 +214,11 @@ fn json_framework_errors(response: Response) -> Response {
 /// does not accept is a 415; `/contexts/{ctx}/...` forms are rewritten.
 async fn transport(request: Request, next: Next) -> Response {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let essence =
+            content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if !ACCEPTED_TYPES.contains(&essence.as_str()) {
-            return RegistryError::new(
-                ErrorCode::UnsupportedMediaType,
-                "HTTP 415 Unsupported Media Type",
-            )
-            .into_response();
+            return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type")
+                .into_response();
         }
     }
     if request.uri().path().starts_with("/contexts/") {
@@ -278,19 +238,14 @@ struct CounterRequestId {
 impl CounterRequestId {
     fn new() -> Self {
         let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        CounterRequestId {
-            prefix: prefix.into(),
-            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        }
+        CounterRequestId { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
     }
 }
 
 impl MakeRequestId for CounterRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
     }
 }
 
@@ -300,10 +255,10 @@ impl MakeRequestId for CounterRequestId {
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let request_id = request.extensions().get::<RequestId>().map_or_else(
-        || HeaderValue::from_static(""),
-        |id| id.header_value().clone(),
-    );
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| HeaderValue::from_static(""), |id| id.header_value().clone());
     let path = request.extensions().get::<MatchedPath>().cloned();
     let route = || path.as_ref().map_or("<unmatched>", MatchedPath::as_str);
     let id = || request_id.to_str().unwrap_or_default();
@@ -339,66 +294,41 @@ async fn rewrite_context_paths(mut request: Request, next: Next) -> Response {
         return next.run(request).await;
     };
     let mut parts = rest.splitn(2, '/');
-    let raw_context = percent_encoding::percent_decode_str(parts.next().unwrap_or_default())
-        .decode_utf8_lossy()
-        .into_owned();
+    let raw_context =
+        percent_encoding::percent_decode_str(parts.next().unwrap_or_default()).decode_utf8_lossy().into_owned();
     let Some(tail) = parts.next() else {
         return next.run(request).await;
     };
     if raw_context.contains(':') {
         return RegistryError::bad_request("Context name cannot contain a colon").into_response();
     }
-    let context = if raw_context.starts_with('.') {
-        raw_context
-    } else {
-        format!(".{raw_context}")
-    };
+    let context = if raw_context.starts_with('.') { raw_context } else { format!(".{raw_context}") };
     let prefix = format!(":{context}:");
     let query = request.uri().query().map(str::to_owned);
     let with_query = |path: String, extra: Option<(&str, &str)>| {
-        let mut query_parts: Vec<String> =
-            query.iter().filter(|q| !q.is_empty()).cloned().collect();
+        let mut query_parts: Vec<String> = query.iter().filter(|q| !q.is_empty()).cloned().collect();
         if let Some((key, value)) = extra {
             query_parts.push(format!("{key}={}", encode_segment(value)));
         }
-        if query_parts.is_empty() {
-            path
-        } else {
-            format!("{path}?{}", query_parts.join("&"))
-        }
+        if query_parts.is_empty() { path } else { format!("{path}?{}", query_parts.join("&")) }
     };
     let segments: Vec<&str> = tail.split('/').collect();
     let subject_in = |encoded: &str| {
-        let name = percent_encoding::percent_decode_str(encoded)
-            .decode_utf8_lossy()
-            .into_owned();
+        let name = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
         encode_segment(&format!("{prefix}{name}"))
     };
     let rewritten = match segments.as_slice() {
         ["subjects"] => with_query("/subjects".into(), Some(("subjectPrefix", &prefix))),
-        ["subjects", subject, rest @ ..] => with_query(
-            format!("/subjects/{}{}", subject_in(subject), tail_path(rest)),
-            None,
-        ),
+        ["subjects", subject, rest @ ..] => {
+            with_query(format!("/subjects/{}{}", subject_in(subject), tail_path(rest)), None)
+        }
         ["schemas"] => with_query("/schemas".into(), Some(("subjectPrefix", &prefix))),
-        ["schemas", rest @ ..] => with_query(
-            format!("/schemas/{}", rest.join("/")),
-            Some(("subject", &prefix)),
-        ),
-        [kind @ ("config" | "mode")] => {
-            with_query(format!("/{kind}/{}", encode_segment(&prefix)), None)
+        ["schemas", rest @ ..] => with_query(format!("/schemas/{}", rest.join("/")), Some(("subject", &prefix))),
+        [kind @ ("config" | "mode")] => with_query(format!("/{kind}/{}", encode_segment(&prefix)), None),
+        [kind @ ("config" | "mode"), subject] => with_query(format!("/{kind}/{}", subject_in(subject)), None),
+        ["compatibility", "subjects", subject, rest @ ..] => {
+            with_query(format!("/compatibility/subjects/{}{}", subject_in(subject), tail_path(rest)), None)
         }
-        [kind @ ("config" | "mode"), subject] => {
-            with_query(format!("/{kind}/{}", subject_in(subject)), None)
-        }
-        ["compatibility", "subjects", subject, rest @ ..] => with_query(
-            format!(
-                "/compatibility/subjects/{}{}",
-                subject_in(subject),
-                tail_path(rest)
-            ),
-            None,
-        ),
         _ => return next.run(request).await,
     };
     match rewritten.parse::<Uri>() {
@@ -428,23 +358,14 @@ impl PathParams {
         PathParams(
             raw.iter()
                 .map(|(key, value)| {
-                    (
-                        key.to_owned(),
-                        percent_encoding::percent_decode_str(value)
-                            .decode_utf8_lossy()
-                            .into_owned(),
-                    )
+                    (key.to_owned(), percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
                 })
                 .collect(),
         )
     }
 
     pub fn get(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
     }
 }
 
@@ -452,20 +373,14 @@ impl PathParams {
 pub fn parse_body(body: &Bytes) -> Result<Value, RegistryError> {
     let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() || text.trim() == "null" {
-        return Err(RegistryError::new(
-            ErrorCode::Unprocessable,
-            "The request body must not be empty or null",
-        ));
+        return Err(RegistryError::new(ErrorCode::Unprocessable, "The request body must not be empty or null"));
     }
-    serde_json::from_str(&text)
-        .map_err(|e| RegistryError::bad_request(format!("Malformed JSON body: {e}")))
+    serde_json::from_str(&text).map_err(|e| RegistryError::bad_request(format!("Malformed JSON body: {e}")))
 }
 
 /// Parses a schema id path segment: a 32-bit integer, else JAX-RS's 404.
 pub fn parse_id(raw: &str) -> Result<i64, RegistryError> {
-    raw.parse::<i32>()
-        .map(i64::from)
-        .map_err(|_| wire::not_found())
+    raw.parse::<i32>().map(i64::from).map_err(|_| wire::not_found())
 }
 
 /// `State` and lenient path parameters in one extractor argument list.
@@ -478,9 +393,7 @@ pub const BODY_METHODS: &[Method] = &[Method::POST, Method::PUT];
 pub fn request(method: Method, uri: &str, body: Option<&str>) -> Request {
     let builder = Request::builder().method(method).uri(uri);
     match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, MEDIA_TYPE)
-            .body(Body::from(body.to_owned())),
+        Some(body) => builder.header(header::CONTENT_TYPE, MEDIA_TYPE).body(Body::from(body.to_owned())),
         None => builder.body(Body::empty()),
     }
     .unwrap_or_default()

@@ -21,9 +21,8 @@ pub async fn root() -> Response {
 pub async fn root_post(body: Bytes) -> Result<Response> {
     let text = String::from_utf8_lossy(&body);
     if !text.trim().is_empty() {
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            crate::error::RegistryError::bad_request(format!("Malformed JSON body: {e}"))
-        })?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| crate::error::RegistryError::bad_request(format!("Malformed JSON body: {e}")))?;
         root_body(&value)?;
     }
     Ok(ok(&Empty {}))
@@ -52,10 +51,7 @@ pub async fn metadata_id() -> Response {
     ok(&ClusterId {
         scope: Scope {
             path: Vec::new(),
-            clusters: Clusters {
-                kafka_cluster: "stele",
-                schema_registry_cluster: "schema-registry",
-            },
+            clusters: Clusters { kafka_cluster: "stele", schema_registry_cluster: "schema-registry" },
         },
     })
 }
@@ -94,10 +90,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => ok(&Health { status: "ok" }),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed: storage unreachable");
-            let body = serde_json::to_vec(&Health {
-                status: "storage unreachable",
-            })
-            .unwrap_or_default();
+            let body = serde_json::to_vec(&Health { status: "storage unreachable" }).unwrap_or_default();
             json_response(StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }

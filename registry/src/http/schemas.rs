@@ -14,57 +14,33 @@ use crate::service::{ListFilter, SchemaFormat};
 const DEFAULT_PAGE: usize = 1000;
 
 pub async fn types() -> Response {
-    ok(&SchemaType::ALL
-        .iter()
-        .map(|t| t.as_str())
-        .collect::<Vec<_>>())
+    ok(&SchemaType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>())
 }
 
 pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response> {
     let params = Params::parse(query.as_deref());
     let prefix = params.get("subjectPrefix").unwrap_or_default().to_owned();
-    let filter = ListFilter {
-        deleted: params.flag("deleted"),
-        deleted_only: false,
-    };
+    let filter = ListFilter { deleted: params.flag("deleted"), deleted_only: false };
     let offset = params.int("offset")?.unwrap_or(0).max(0) as usize;
-    let limit = params
-        .int("limit")?
-        .filter(|l| *l > 0 && (*l as usize) <= DEFAULT_PAGE)
-        .map_or(DEFAULT_PAGE, |l| l as usize);
-    let views = state
-        .registry
-        .schemas_list(&prefix, filter, params.flag("latestOnly"), offset, limit)
-        .await?;
+    let limit =
+        params.int("limit")?.filter(|l| *l > 0 && (*l as usize) <= DEFAULT_PAGE).map_or(DEFAULT_PAGE, |l| l as usize);
+    let views = state.registry.schemas_list(&prefix, filter, params.flag("latestOnly"), offset, limit).await?;
     Ok(ok(&views))
 }
 
 fn id_and_params(path: &RawPathParams, query: Option<&str>) -> Result<(i64, Params)> {
-    Ok((
-        parse_id(&PathParams::from_raw(path).get("id"))?,
-        Params::parse(query),
-    ))
+    Ok((parse_id(&PathParams::from_raw(path).get("id"))?, Params::parse(query)))
 }
 
-pub async fn by_id(
-    State(state): State<AppState>,
-    path: RawPathParams,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
+pub async fn by_id(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
     let format = SchemaFormat::parse(params.get("format"));
     let fetch_max_id = params.flag("fetchMaxId");
     if format == SchemaFormat::Default && !fetch_max_id {
-        let body = state
-            .registry
-            .schema_json(id, params.get("subject"))
-            .await?;
+        let body = state.registry.schema_json(id, params.get("subject")).await?;
         return Ok(super::json_response(axum::http::StatusCode::OK, body));
     }
-    let view = state
-        .registry
-        .schema_view(id, params.get("subject"), format, fetch_max_id)
-        .await?;
+    let view = state.registry.schema_view(id, params.get("subject"), format, fetch_max_id).await?;
     Ok(ok(&view))
 }
 
@@ -75,10 +51,7 @@ pub async fn raw_by_id(
 ) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
     let format = SchemaFormat::parse(params.get("format"));
-    let view = state
-        .registry
-        .schema_view(id, params.get("subject"), format, false)
-        .await?;
+    let view = state.registry.schema_view(id, params.get("subject"), format, false).await?;
     Ok(raw(view.schema))
 }
 
@@ -88,10 +61,7 @@ pub async fn subjects_by_id(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
-    let usages = state
-        .registry
-        .schema_usages(id, params.get("subject"), params.flag("deleted"))
-        .await?;
+    let usages = state.registry.schema_usages(id, params.get("subject"), params.flag("deleted")).await?;
     let mut subjects: Vec<String> = Vec::new();
     for usage in usages {
         if !subjects.contains(&usage.subject) {
@@ -113,16 +83,8 @@ pub async fn versions_by_id(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
-    let usages = state
-        .registry
-        .schema_usages(id, params.get("subject"), params.flag("deleted"))
-        .await?;
-    let pairs: Vec<SubjectVersion> = usages
-        .into_iter()
-        .map(|u| SubjectVersion {
-            subject: u.subject,
-            version: u.version,
-        })
-        .collect();
+    let usages = state.registry.schema_usages(id, params.get("subject"), params.flag("deleted")).await?;
+    let pairs: Vec<SubjectVersion> =
+        usages.into_iter().map(|u| SubjectVersion { subject: u.subject, version: u.version }).collect();
     Ok(ok(&pairs))
 }

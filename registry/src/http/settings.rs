@@ -19,16 +19,9 @@ fn subject_of(path: &RawPathParams) -> String {
     PathParams::from_raw(path).get("subject")
 }
 
-async fn get_config_for(
-    state: &AppState,
-    subject: Option<&str>,
-    query: Option<&str>,
-) -> Result<Response> {
+async fn get_config_for(state: &AppState, subject: Option<&str>, query: Option<&str>) -> Result<Response> {
     let params = Params::parse(query);
-    Ok(ok(&state
-        .registry
-        .config_get(subject, params.flag("defaultToGlobal"))
-        .await?))
+    Ok(ok(&state.registry.config_get(subject, params.flag("defaultToGlobal")).await?))
 }
 
 async fn put_config_for(state: &AppState, subject: Option<&str>, body: &Bytes) -> Result<Response> {
@@ -36,10 +29,7 @@ async fn put_config_for(state: &AppState, subject: Option<&str>, body: &Bytes) -
     Ok(ok(&state.registry.config_put(subject, update).await?))
 }
 
-pub async fn get_config(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
+pub async fn get_config(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response> {
     get_config_for(&state, None, query.as_deref()).await
 }
 
@@ -59,36 +49,19 @@ pub async fn get_subject_config(
     get_config_for(&state, Some(&subject_of(&path)), query.as_deref()).await
 }
 
-pub async fn put_subject_config(
-    State(state): State<AppState>,
-    path: RawPathParams,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn put_subject_config(State(state): State<AppState>, path: RawPathParams, body: Bytes) -> Result<Response> {
     put_config_for(&state, Some(&subject_of(&path)), &body).await
 }
 
-pub async fn delete_subject_config(
-    State(state): State<AppState>,
-    path: RawPathParams,
-) -> Result<Response> {
-    Ok(ok(&state
-        .registry
-        .config_delete(Some(&subject_of(&path)))
-        .await?))
+pub async fn delete_subject_config(State(state): State<AppState>, path: RawPathParams) -> Result<Response> {
+    Ok(ok(&state.registry.config_delete(Some(&subject_of(&path))).await?))
 }
 
 fn mode_body(mode: Mode) -> ModeBody {
-    ModeBody {
-        mode: mode.as_str().to_owned(),
-    }
+    ModeBody { mode: mode.as_str().to_owned() }
 }
 
-async fn put_mode_for(
-    state: &AppState,
-    subject: Option<&str>,
-    query: Option<&str>,
-    body: &Bytes,
-) -> Result<Response> {
+async fn put_mode_for(state: &AppState, subject: Option<&str>, query: Option<&str>, body: &Bytes) -> Result<Response> {
     let requested = mode_update(&parse_body(body)?)?;
     let Some(requested) = requested else {
         return Err(RegistryError::new(
@@ -97,32 +70,17 @@ async fn put_mode_for(
         ));
     };
     let params = Params::parse(query);
-    state
-        .registry
-        .mode_put(subject, &requested, params.flag("force"))
-        .await?;
+    state.registry.mode_put(subject, &requested, params.flag("force")).await?;
     // Confluent echoes the mode as it was written.
     Ok(ok(&ModeBody { mode: requested }))
 }
 
-pub async fn get_mode(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
+pub async fn get_mode(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response> {
     let params = Params::parse(query.as_deref());
-    Ok(ok(&mode_body(
-        state
-            .registry
-            .mode_get(None, params.flag("defaultToGlobal"))
-            .await?,
-    )))
+    Ok(ok(&mode_body(state.registry.mode_get(None, params.flag("defaultToGlobal")).await?)))
 }
 
-pub async fn put_mode(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Result<Response> {
+pub async fn put_mode(State(state): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Result<Response> {
     put_mode_for(&state, None, query.as_deref(), &body).await
 }
 
@@ -132,10 +90,7 @@ pub async fn get_subject_mode(
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let params = Params::parse(query.as_deref());
-    let mode = state
-        .registry
-        .mode_get(Some(&subject_of(&path)), params.flag("defaultToGlobal"))
-        .await?;
+    let mode = state.registry.mode_get(Some(&subject_of(&path)), params.flag("defaultToGlobal")).await?;
     Ok(ok(&mode_body(mode)))
 }
 
@@ -148,11 +103,6 @@ pub async fn put_subject_mode(
     put_mode_for(&state, Some(&subject_of(&path)), query.as_deref(), &body).await
 }
 
-pub async fn delete_subject_mode(
-    State(state): State<AppState>,
-    path: RawPathParams,
-) -> Result<Response> {
-    Ok(ok(&mode_body(
-        state.registry.mode_delete(&subject_of(&path)).await?,
-    )))
+pub async fn delete_subject_mode(State(state): State<AppState>, path: RawPathParams) -> Result<Response> {
+    Ok(ok(&mode_body(state.registry.mode_delete(&subject_of(&path)).await?)))
 }

@@ -16,10 +16,7 @@ struct IdOnly {
 }
 
 fn filter(params: &Params) -> ListFilter {
-    ListFilter {
-        deleted: params.flag("deleted"),
-        deleted_only: params.flag("deletedOnly"),
-    }
+    ListFilter { deleted: params.flag("deleted"), deleted_only: params.flag("deletedOnly") }
 }
 
 fn limit(params: &Params) -> Result<Option<usize>> {
@@ -30,10 +27,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     let params = Params::parse(query.as_deref());
     let prefix = params.get("subjectPrefix").unwrap_or(":*:").to_owned();
     let offset = params.int("offset")?.unwrap_or(0).max(0) as usize;
-    let subjects = state
-        .registry
-        .subjects_list(&prefix, filter(&params), offset, limit(&params)?)
-        .await?;
+    let subjects = state.registry.subjects_list(&prefix, filter(&params), offset, limit(&params)?).await?;
     Ok(ok(&subjects))
 }
 
@@ -44,10 +38,7 @@ pub async fn versions(
 ) -> Result<Response> {
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    Ok(ok(&state
-        .registry
-        .versions_list(&subject, filter(&params))
-        .await?))
+    Ok(ok(&state.registry.versions_list(&subject, filter(&params)).await?))
 }
 
 pub async fn register(
@@ -59,11 +50,7 @@ pub async fn register(
     let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    match state
-        .registry
-        .register(&subject, request, params.flag("normalize"))
-        .await?
-    {
+    match state.registry.register(&subject, request, params.flag("normalize")).await? {
         RegisterOutcome::Id(id) => Ok(ok(&IdOnly { id })),
         RegisterOutcome::Full(view) => Ok(ok(view.as_ref())),
     }
@@ -78,37 +65,19 @@ pub async fn lookup(
     let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    let view = state
-        .registry
-        .lookup(
-            &subject,
-            request,
-            params.flag("normalize"),
-            params.flag("deleted"),
-        )
-        .await?;
+    let view = state.registry.lookup(&subject, request, params.flag("normalize"), params.flag("deleted")).await?;
     Ok(ok(&view))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    path: RawPathParams,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
+pub async fn delete(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery) -> Result<Response> {
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    Ok(ok(&state
-        .registry
-        .subject_delete(&subject, params.flag("permanent"))
-        .await?))
+    Ok(ok(&state.registry.subject_delete(&subject, params.flag("permanent")).await?))
 }
 
 fn subject_and_version(path: &RawPathParams) -> Result<(String, VersionSelector)> {
     let params = PathParams::from_raw(path);
-    Ok((
-        params.get("subject"),
-        VersionSelector::parse(&params.get("version"))?,
-    ))
+    Ok((params.get("subject"), VersionSelector::parse(&params.get("version"))?))
 }
 
 pub async fn version(
@@ -119,10 +88,7 @@ pub async fn version(
     let (subject, selector) = subject_and_version(&path)?;
     let params = Params::parse(query.as_deref());
     let format = SchemaFormat::parse(params.get("format"));
-    Ok(ok(&state
-        .registry
-        .version_view(&subject, selector, params.flag("deleted"), format)
-        .await?))
+    Ok(ok(&state.registry.version_view(&subject, selector, params.flag("deleted"), format).await?))
 }
 
 pub async fn raw_version(
@@ -133,10 +99,7 @@ pub async fn raw_version(
     let (subject, selector) = subject_and_version(&path)?;
     let params = Params::parse(query.as_deref());
     let format = SchemaFormat::parse(params.get("format"));
-    let view = state
-        .registry
-        .version_view(&subject, selector, params.flag("deleted"), format)
-        .await?;
+    let view = state.registry.version_view(&subject, selector, params.flag("deleted"), format).await?;
     Ok(raw(view.schema))
 }
 
@@ -147,10 +110,7 @@ pub async fn referenced_by(
 ) -> Result<Response> {
     let (subject, selector) = subject_and_version(&path)?;
     let params = Params::parse(query.as_deref());
-    Ok(ok(&state
-        .registry
-        .referenced_by(&subject, selector, params.flag("deleted"))
-        .await?))
+    Ok(ok(&state.registry.referenced_by(&subject, selector, params.flag("deleted")).await?))
 }
 
 pub async fn delete_version(
@@ -160,10 +120,7 @@ pub async fn delete_version(
 ) -> Result<Response> {
     let (subject, selector) = subject_and_version(&path)?;
     let params = Params::parse(query.as_deref());
-    Ok(ok(&state
-        .registry
-        .version_delete(&subject, selector, params.flag("permanent"))
-        .await?))
+    Ok(ok(&state.registry.version_delete(&subject, selector, params.flag("permanent")).await?))
 }
 
 /// `GET /subjects/{s}/metadata?key=k&value=v`: the latest version whose
@@ -180,9 +137,7 @@ pub async fn by_metadata(
         let mut values = Vec::new();
         for pair in raw.split('&') {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned();
+            let v = percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
             match k {
                 "key" => keys.push(v),
                 "value" => values.push(v),
@@ -192,6 +147,5 @@ pub async fn by_metadata(
         keys.into_iter().zip(values).collect()
     };
     let view = state.registry.version_by_metadata(&subject, &pairs).await?;
-    view.map(|v| ok(&v))
-        .ok_or_else(RegistryError::schema_not_found)
+    view.map(|v| ok(&v)).ok_or_else(RegistryError::schema_not_found)
 }

@@ -57,9 +57,7 @@ fn string(value: Option<&Value>) -> Result<Option<String>, RegistryError> {
 /// A JSON value read as a Java `Integer`.
 fn integer(value: Option<&Value>) -> Result<Option<i64>, RegistryError> {
     let out_of_range = |text: &str| {
-        RegistryError::bad_request(format!(
-            "Numeric value ({text}) out of range of int (-2147483648 - 2147483647)"
-        ))
+        RegistryError::bad_request(format!("Numeric value ({text}) out of range of int (-2147483648 - 2147483647)"))
     };
     match value {
         None | Some(Value::Null) => Ok(None),
@@ -98,15 +96,15 @@ fn boolean(value: Option<&Value>) -> Result<Option<bool>, RegistryError> {
 
 fn not_constructible(java_type: &str, value: &Value) -> RegistryError {
     let detail = match value {
-        Value::String(s) => format!(
-            "no String-argument constructor/factory method to deserialize from String value ('{s}')"
-        ),
-        Value::Number(n) => format!(
-            "no int/Int-argument constructor/factory method to deserialize from Number value ({n})"
-        ),
-        Value::Bool(b) => format!(
-            "no boolean/Boolean-argument constructor/factory method to deserialize from Boolean value ({b})"
-        ),
+        Value::String(s) => {
+            format!("no String-argument constructor/factory method to deserialize from String value ('{s}')")
+        }
+        Value::Number(n) => {
+            format!("no int/Int-argument constructor/factory method to deserialize from Number value ({n})")
+        }
+        Value::Bool(b) => {
+            format!("no boolean/Boolean-argument constructor/factory method to deserialize from Boolean value ({b})")
+        }
         _ => String::new(),
     };
     RegistryError::bad_request(format!(
@@ -193,15 +191,7 @@ fn rule_set(value: Option<&Value>) -> Result<Option<Value>, RegistryError> {
                 )));
             }
             if let Some(mode) = string(rule.get("mode"))?
-                && ![
-                    "UPGRADE",
-                    "DOWNGRADE",
-                    "UPDOWN",
-                    "WRITE",
-                    "READ",
-                    "WRITEREAD",
-                ]
-                .contains(&mode.as_str())
+                && !["UPGRADE", "DOWNGRADE", "UPDOWN", "WRITE", "READ", "WRITEREAD"].contains(&mode.as_str())
             {
                 return Err(RegistryError::bad_request(format!(
                     "Cannot deserialize value of type `RuleMode` from String \"{mode}\": not one of the values accepted for Enum class: [UPGRADE, DOWNGRADE, UPDOWN, WRITE, READ, WRITEREAD]"
@@ -223,9 +213,7 @@ fn references(value: Option<&Value>) -> Result<Vec<Reference>, RegistryError> {
                     subject: string(map.get("subject"))?.unwrap_or_default(),
                     version: integer(map.get("version"))?.unwrap_or(-1) as i32,
                 }),
-                Value::Null => Err(RegistryError::invalid_schema(
-                    "Invalid schema: a reference is null",
-                )),
+                Value::Null => Err(RegistryError::invalid_schema("Invalid schema: a reference is null")),
                 other => Err(not_constructible("SchemaReference", other)),
             })
             .collect(),
@@ -311,8 +299,7 @@ impl Params {
 
     /// Java's `Boolean.valueOf`: `true` in any case; anything else is false.
     pub fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     /// Java's `Integer.valueOf`; a value that is not one is a 404, as JAX-RS answers.
@@ -342,7 +329,5 @@ fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
 
 fn decode(raw: &str) -> String {
     let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }

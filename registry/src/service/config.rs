@@ -104,10 +104,7 @@ fn one_of(value: Option<&String>, allowed: &[&str], field: &str) -> Result<Optio
             } else {
                 Err(RegistryError::new(
                     ErrorCode::Unprocessable,
-                    format!(
-                        "Invalid {field} '{v}'. Valid values are {}",
-                        allowed.join(", ")
-                    ),
+                    format!("Invalid {field} '{v}'. Valid values are {}", allowed.join(", ")),
                 ))
             }
         }
@@ -118,21 +115,13 @@ fn one_of(value: Option<&String>, allowed: &[&str], field: &str) -> Result<Optio
 pub fn scope_of(subject: Option<&str>) -> String {
     subject.map_or_else(String::new, |s| {
         let parsed = Subject::parse(s);
-        if parsed.name.is_empty() {
-            parsed.context_scope()
-        } else {
-            parsed.qualified()
-        }
+        if parsed.name.is_empty() { parsed.context_scope() } else { parsed.qualified() }
     })
 }
 
 impl Registry {
     /// `GET /config[/subject]`.
-    pub async fn config_get(
-        &self,
-        subject: Option<&str>,
-        default_to_global: bool,
-    ) -> Result<ConfigRecord> {
+    pub async fn config_get(&self, subject: Option<&str>, default_to_global: bool) -> Result<ConfigRecord> {
         let scope = scope_of(subject);
         if default_to_global || subject.is_none() {
             let parsed = subject.map(Subject::parse);
@@ -151,55 +140,30 @@ impl Registry {
         let mut config = own;
         if config.compatibility_level.is_none() {
             let parent = Subject::parse(subject.unwrap_or_default());
-            let inherited = self
-                .effective_config(Some(&Subject {
-                    name: String::new(),
-                    ..parent
-                }))
-                .await?;
+            let inherited = self.effective_config(Some(&Subject { name: String::new(), ..parent })).await?;
             config.compatibility_level = inherited.compatibility_level;
         }
         Ok(config)
     }
 
     /// `PUT /config[/subject]`: merges the given fields into the scope's config.
-    pub async fn config_put(
-        &self,
-        subject: Option<&str>,
-        update: ConfigUpdate,
-    ) -> Result<ConfigUpdate> {
+    pub async fn config_put(&self, subject: Option<&str>, update: ConfigUpdate) -> Result<ConfigUpdate> {
         if let Some(raw) = subject {
             Subject::parse_for_write(raw)?;
         }
         let level = match &update.compatibility {
-            Some(level) => Some(
-                CompatibilityLevel::from_str(level).map_err(|_| RegistryError::invalid_level())?,
-            ),
+            Some(level) => Some(CompatibilityLevel::from_str(level).map_err(|_| RegistryError::invalid_level())?),
             None => None,
         };
-        let protobuf_rules = one_of(
-            update.protobuf_rules.as_ref(),
-            PROTOBUF_PROFILES,
-            "protobufRules",
-        )?;
-        let consumer_contracts = one_of(
-            update.consumer_contracts.as_ref(),
-            CONTRACT_MODES,
-            "consumerContracts",
-        )?;
-        let policy = one_of(
-            update.compatibility_policy.as_ref(),
-            POLICIES,
-            "compatibilityPolicy",
-        )?;
+        let protobuf_rules = one_of(update.protobuf_rules.as_ref(), PROTOBUF_PROFILES, "protobufRules")?;
+        let consumer_contracts = one_of(update.consumer_contracts.as_ref(), CONTRACT_MODES, "consumerContracts")?;
+        let policy = one_of(update.compatibility_policy.as_ref(), POLICIES, "compatibilityPolicy")?;
         let scope = scope_of(subject);
         let _guard = self.write_lock.lock().await;
         if let Some(raw) = subject {
             let parsed = Subject::parse(raw);
             if !parsed.name.is_empty() && self.effective_mode(&parsed).await?.is_read_only() {
-                return Err(RegistryError::not_permitted(format!(
-                    "Subject {raw} is in read-only mode"
-                )));
+                return Err(RegistryError::not_permitted(format!("Subject {raw} is in read-only mode")));
             }
         }
         let current = self.store.config_get(&scope).await?.unwrap_or_default();
@@ -228,11 +192,7 @@ impl Registry {
         let _guard = self.write_lock.lock().await;
         let previous = match subject {
             None => self.effective_config(None).await?,
-            Some(raw) => self
-                .store
-                .config_get(&scope)
-                .await?
-                .ok_or_else(|| RegistryError::subject_not_found(raw))?,
+            Some(raw) => self.store.config_get(&scope).await?.ok_or_else(|| RegistryError::subject_not_found(raw))?,
         };
         self.store.config_delete(&scope).await?;
         self.invalidate_after_write();
@@ -279,31 +239,17 @@ impl Registry {
                 Some(raw) => {
                     let target = Subject::parse(raw);
                     let candidate = Subject::parse(qualified);
-                    if target.name.is_empty() {
-                        candidate.context == target.context
-                    } else {
-                        candidate == target
-                    }
+                    if target.name.is_empty() { candidate.context == target.context } else { candidate == target }
                 }
             };
-            let versions: Vec<_> = self
-                .store
-                .versions_all()
-                .await?
-                .into_iter()
-                .filter(|v| in_scope(&v.subject))
-                .collect();
+            let versions: Vec<_> =
+                self.store.versions_all().await?.into_iter().filter(|v| in_scope(&v.subject)).collect();
             if !force {
                 if versions.iter().any(|v| !v.deleted) {
-                    return Err(RegistryError::not_permitted(
-                        "Cannot import since found existing subjects",
-                    ));
+                    return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
                 }
                 for version in versions.iter().filter(|v| v.deleted) {
-                    let referrers = self
-                        .store
-                        .versions_referencing(&version.subject, version.version)
-                        .await?;
+                    let referrers = self.store.versions_referencing(&version.subject, version.version).await?;
                     if !referrers.is_empty() {
                         return Err(RegistryError::new(
                             ErrorCode::ReferenceExists,
@@ -316,11 +262,7 @@ impl Registry {
                 }
                 for version in &versions {
                     self.store
-                        .versions_hard_delete(
-                            &Subject::parse(&version.subject),
-                            &[version.version],
-                            false,
-                        )
+                        .versions_hard_delete(&Subject::parse(&version.subject), &[version.version], false)
                         .await?;
                 }
             }
@@ -334,11 +276,7 @@ impl Registry {
     pub async fn mode_delete(&self, subject: &str) -> Result<Mode> {
         let scope = scope_of(Some(subject));
         let _guard = self.write_lock.lock().await;
-        let previous = self
-            .store
-            .mode_get(&scope)
-            .await?
-            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let previous = self.store.mode_get(&scope).await?.ok_or_else(|| RegistryError::subject_not_found(subject))?;
         self.store.mode_delete(&scope).await?;
         self.invalidate_after_write();
         previous.parse()

@@ -21,10 +21,7 @@ impl Registry {
     /// Refuses when a schema other than the subject's own references `version`.
     /// A soft delete counts live referrers only; a permanent one counts all.
     async fn ensure_unreferenced(&self, version: &VersionRecord, permanent: bool) -> Result<()> {
-        let referrers = self
-            .store
-            .versions_referencing(&version.subject, version.version)
-            .await?;
+        let referrers = self.store.versions_referencing(&version.subject, version.version).await?;
         if referrers.iter().any(|r| permanent || !r.deleted) {
             return Err(RegistryError::new(
                 ErrorCode::ReferenceExists,
@@ -40,12 +37,7 @@ impl Registry {
     /// Evicts cached records of ids no version uses any more.
     async fn evict_unused(&self, versions: &[VersionRecord]) -> Result<()> {
         for version in versions {
-            if self
-                .store
-                .versions_by_schema(&version.context, version.schema_id)
-                .await?
-                .is_empty()
-            {
+            if self.store.versions_by_schema(&version.context, version.schema_id).await?.is_empty() {
                 let key = (version.context.clone(), version.schema_id);
                 self.records.write().remove(&key);
                 self.parsed.write().remove(&key);
@@ -71,27 +63,21 @@ impl Registry {
             if !live.is_empty() {
                 return Err(RegistryError::new(
                     ErrorCode::SubjectNotSoftDeleted,
-                    format!(
-                        "Subject '{raw_subject}' was not deleted first before being permanently deleted"
-                    ),
+                    format!("Subject '{raw_subject}' was not deleted first before being permanently deleted"),
                 ));
             }
             for version in &versions {
                 self.ensure_unreferenced(version, true).await?;
             }
             let numbers: Vec<i32> = versions.iter().map(|v| v.version).collect();
-            self.store
-                .versions_hard_delete(&subject, &numbers, true)
-                .await?;
+            self.store.versions_hard_delete(&subject, &numbers, true).await?;
             self.evict_unused(&versions).await?;
             numbers
         } else {
             if live.is_empty() {
                 return Err(RegistryError::new(
                     ErrorCode::SubjectSoftDeleted,
-                    format!(
-                        "Subject '{raw_subject}' was soft deleted.Set permanent=true to delete permanently"
-                    ),
+                    format!("Subject '{raw_subject}' was soft deleted.Set permanent=true to delete permanently"),
                 ));
             }
             for version in &live {
@@ -107,12 +93,7 @@ impl Registry {
     }
 
     /// `DELETE /subjects/{s}/versions/{v}`: the version deleted.
-    pub async fn version_delete(
-        &self,
-        raw_subject: &str,
-        selector: VersionSelector,
-        permanent: bool,
-    ) -> Result<i32> {
+    pub async fn version_delete(&self, raw_subject: &str, selector: VersionSelector, permanent: bool) -> Result<i32> {
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
         self.ensure_writable(&subject).await?;
@@ -143,9 +124,7 @@ impl Registry {
             }
             self.ensure_unreferenced(&version, true).await?;
             let last = versions.len() == 1;
-            self.store
-                .versions_hard_delete(&subject, &[version.version], last)
-                .await?;
+            self.store.versions_hard_delete(&subject, &[version.version], last).await?;
             self.evict_unused(std::slice::from_ref(&version)).await?;
         } else {
             if version.deleted {
@@ -158,9 +137,7 @@ impl Registry {
                 ));
             }
             self.ensure_unreferenced(&version, false).await?;
-            self.store
-                .versions_soft_delete(&subject, &[version.version])
-                .await?;
+            self.store.versions_soft_delete(&subject, &[version.version]).await?;
         }
         self.invalidate_after_write();
         tracing::info!(subject.name = %subject, schema.version = version.version, permanent, "deleted version {} of {subject}", version.version);

@@ -104,14 +104,12 @@ impl Registry {
     }
 
     async fn record_of(&self, version: &VersionRecord) -> Result<Arc<SchemaRecord>> {
-        self.record(&version.context, version.schema_id)
-            .await?
-            .ok_or_else(|| {
-                RegistryError::Internal(format!(
-                    "version {} of {} points at missing schema {}",
-                    version.version, version.subject, version.schema_id
-                ))
-            })
+        self.record(&version.context, version.schema_id).await?.ok_or_else(|| {
+            RegistryError::Internal(format!(
+                "version {} of {} points at missing schema {}",
+                version.version, version.subject, version.schema_id
+            ))
+        })
     }
 
     /// The parsed form of a stored schema, for compatibility checks.
@@ -120,19 +118,10 @@ impl Registry {
         if let Some(parsed) = self.parsed.read().get(&key) {
             return Ok(Arc::clone(parsed));
         }
-        let subject = Subject {
-            context: record.context.clone(),
-            name: String::new(),
-        };
-        let (resolved, _) =
-            Box::pin(self.resolve_references(&subject, &record.references, true)).await?;
+        let subject = Subject { context: record.context.clone(), name: String::new() };
+        let (resolved, _) = Box::pin(self.resolve_references(&subject, &record.references, true)).await?;
         let parsed = stele_compat::parse(record.schema_type, &record.schema, &resolved, false)
-            .map_err(|e| {
-                RegistryError::Internal(format!(
-                    "stored schema {} no longer parses: {e}",
-                    record.id
-                ))
-            })?;
+            .map_err(|e| RegistryError::Internal(format!("stored schema {} no longer parses: {e}", record.id)))?;
         let parsed = Arc::new(parsed);
         self.parsed.write().insert(key, Arc::clone(&parsed));
         Ok(parsed)
@@ -156,9 +145,7 @@ impl Registry {
             let found = if reference.version == -1 {
                 versions.iter().rev().find(|v| !v.deleted)
             } else {
-                versions
-                    .iter()
-                    .find(|v| v.version == reference.version && (allow_deleted || !v.deleted))
+                versions.iter().find(|v| v.version == reference.version && (allow_deleted || !v.deleted))
             };
             let Some(version) = found else {
                 return Err(RegistryError::invalid_schema(format!(
@@ -167,8 +154,7 @@ impl Registry {
                 )));
             };
             let record = self.record_of(version).await?;
-            let (children, _) =
-                Box::pin(self.resolve_references(&target, &record.references, true)).await?;
+            let (children, _) = Box::pin(self.resolve_references(&target, &record.references, true)).await?;
             resolved.push(ResolvedReference {
                 name: reference.name.clone(),
                 schema_type: record.schema_type,
@@ -190,10 +176,7 @@ impl Registry {
         if reference_subject.starts_with(":.") || referrer.is_default_context() {
             parsed
         } else {
-            Subject {
-                context: referrer.context.clone(),
-                name: parsed.name,
-            }
+            Subject { context: referrer.context.clone(), name: parsed.name }
         }
     }
 
@@ -222,11 +205,7 @@ impl Registry {
 
     pub async fn effective_level(&self, subject: &Subject) -> Result<CompatibilityLevel> {
         let config = self.effective_config(Some(subject)).await?;
-        Ok(config
-            .compatibility_level
-            .as_deref()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(self.default_level))
+        Ok(config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level))
     }
 
     /// The mode that applies to `subject`: its own, its context's, the global one, READWRITE.
@@ -247,10 +226,7 @@ impl Registry {
 
     /// A subject's versions; a bare subject with none in the default context is
     /// looked for in the other contexts, as Confluent does.
-    async fn versions_with_fallback(
-        &self,
-        subject: &Subject,
-    ) -> Result<(Subject, Vec<VersionRecord>)> {
+    async fn versions_with_fallback(&self, subject: &Subject) -> Result<(Subject, Vec<VersionRecord>)> {
         let versions = self.store.versions_list(subject).await?;
         if !versions.is_empty() || !subject.is_default_context() || subject.name.is_empty() {
             return Ok((subject.clone(), versions));
@@ -259,10 +235,7 @@ impl Registry {
             if context == DEFAULT_CONTEXT {
                 continue;
             }
-            let candidate = Subject {
-                context,
-                name: subject.name.clone(),
-            };
+            let candidate = Subject { context, name: subject.name.clone() };
             let versions = self.store.versions_list(&candidate).await?;
             if versions.iter().any(|v| !v.deleted) {
                 return Ok((candidate, versions));
@@ -284,13 +257,7 @@ pub fn fingerprint(
     let mut hasher = Md5::new();
     hasher.update(schema.as_bytes());
     for reference in references {
-        hasher.update(
-            format!(
-                "\0{}\0{}\0{}",
-                reference.name, reference.subject, reference.version
-            )
-            .as_bytes(),
-        );
+        hasher.update(format!("\0{}\0{}\0{}", reference.name, reference.subject, reference.version).as_bytes());
     }
     if let Some(metadata) = metadata {
         hasher.update(b"\0metadata\0");
@@ -300,26 +267,20 @@ pub fn fingerprint(
         hasher.update(b"\0ruleSet\0");
         hasher.update(rule_set.to_string().as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(32), |mut hex, byte| {
-            use std::fmt::Write as _;
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    hasher.finalize().iter().fold(String::with_capacity(32), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
 }
 
 /// Parses a `schemaType` as Confluent does: absent or null is AVRO; names are case-sensitive.
 pub fn schema_type_of(raw: Option<&str>) -> Result<SchemaType> {
     match raw {
         None => Ok(SchemaType::Avro),
-        Some(name) => name.parse().map_err(|_| {
-            RegistryError::new(
-                ErrorCode::InvalidSchema,
-                format!("Invalid schema type {name}"),
-            )
-        }),
+        Some(name) => name
+            .parse()
+            .map_err(|_| RegistryError::new(ErrorCode::InvalidSchema, format!("Invalid schema type {name}"))),
     }
 }
 
@@ -332,8 +293,7 @@ pub fn java_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// order Confluent lists the subjects of a schema id in.
 pub fn java_hash_order(mut names: Vec<String>) -> Vec<String> {
     fn java_hash(s: &str) -> i32 {
-        s.encode_utf16()
-            .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+        s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
     }
     let mut capacity: usize = 16;
     while names.len() > capacity * 3 / 4 {

@@ -94,8 +94,7 @@ impl SchemaView {
             subject: None,
             version: None,
             id: None,
-            schema_type: (record.schema_type != SchemaType::Avro)
-                .then(|| record.schema_type.as_str()),
+            schema_type: (record.schema_type != SchemaType::Avro).then(|| record.schema_type.as_str()),
             references: record.references.clone(),
             metadata: record.metadata.clone(),
             rule_set: record.rule_set.clone(),
@@ -104,11 +103,7 @@ impl SchemaView {
         }
     }
 
-    pub fn of_version(
-        version: &VersionRecord,
-        record: &SchemaRecord,
-        schema: String,
-    ) -> SchemaView {
+    pub fn of_version(version: &VersionRecord, record: &SchemaRecord, schema: String) -> SchemaView {
         SchemaView {
             subject: Some(version.subject.clone()),
             version: Some(version.version),
@@ -127,11 +122,7 @@ pub struct ListFilter {
 
 impl ListFilter {
     fn keeps(self, deleted: bool) -> bool {
-        if self.deleted_only {
-            deleted
-        } else {
-            self.deleted || !deleted
-        }
+        if self.deleted_only { deleted } else { self.deleted || !deleted }
     }
 }
 
@@ -147,9 +138,7 @@ fn matches_prefix(qualified: &str, prefix: &str) -> bool {
     }
     if prefix.starts_with(":.") {
         return qualified.starts_with(prefix)
-            || (prefix.ends_with(':')
-                && Subject::parse(prefix).context == subject.context
-                && subject.name.is_empty());
+            || (prefix.ends_with(':') && Subject::parse(prefix).context == subject.context && subject.name.is_empty());
     }
     subject.is_default_context() && subject.name.starts_with(prefix)
 }
@@ -181,22 +170,16 @@ impl Registry {
         selector: VersionSelector,
         include_deleted: bool,
     ) -> Result<(VersionRecord, Arc<SchemaRecord>)> {
-        let (_, versions) = self
-            .versions_with_fallback(&Subject::parse(raw_subject))
-            .await?;
+        let (_, versions) = self.versions_with_fallback(&Subject::parse(raw_subject)).await?;
         let has_live = versions.iter().any(|v| !v.deleted);
         if versions.is_empty() || (!has_live && !include_deleted) {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
         let found = match selector {
             VersionSelector::Latest => versions.iter().rev().find(|v| !v.deleted),
-            VersionSelector::Number(n) => versions
-                .iter()
-                .find(|v| v.version == n && (include_deleted || !v.deleted)),
+            VersionSelector::Number(n) => versions.iter().find(|v| v.version == n && (include_deleted || !v.deleted)),
         };
-        let version = found
-            .ok_or_else(|| RegistryError::version_not_found(selector.label()))?
-            .clone();
+        let version = found.ok_or_else(|| RegistryError::version_not_found(selector.label()))?.clone();
         let record = self.record_of(&version).await?;
         Ok((version, record))
     }
@@ -208,26 +191,17 @@ impl Registry {
         include_deleted: bool,
         format: SchemaFormat,
     ) -> Result<SchemaView> {
-        let (version, record) = self
-            .version_get(raw_subject, selector, include_deleted)
-            .await?;
+        let (version, record) = self.version_get(raw_subject, selector, include_deleted).await?;
         let schema = self.render(&record, format).await?;
         Ok(SchemaView::of_version(&version, &record, schema))
     }
 
     /// `GET /subjects/{s}/versions`.
     pub async fn versions_list(&self, raw_subject: &str, filter: ListFilter) -> Result<Vec<i32>> {
-        let versions = self
-            .store
-            .versions_list(&Subject::parse(raw_subject))
-            .await?;
-        let visible: Vec<i32> = versions
-            .iter()
-            .filter(|v| filter.keeps(v.deleted))
-            .map(|v| v.version)
-            .collect();
-        let exists = versions.iter().any(|v| !v.deleted)
-            || ((filter.deleted || filter.deleted_only) && !versions.is_empty());
+        let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
+        let visible: Vec<i32> = versions.iter().filter(|v| filter.keeps(v.deleted)).map(|v| v.version).collect();
+        let exists =
+            versions.iter().any(|v| !v.deleted) || ((filter.deleted || filter.deleted_only) && !versions.is_empty());
         if !exists {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
@@ -285,11 +259,7 @@ impl Registry {
         let mut views = Vec::new();
         for version in page(versions, offset, Some(limit)) {
             let record = self.record_of(&version).await?;
-            views.push(SchemaView::of_version(
-                &version,
-                &record,
-                record.schema.clone(),
-            ));
+            views.push(SchemaView::of_version(&version, &record, record.schema.clone()));
         }
         Ok(views)
     }
@@ -301,11 +271,7 @@ impl Registry {
 
     /// The serialized answer for an id already read once, without waiting on anything.
     pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
-        self.id_bodies
-            .read()
-            .get(context)
-            .and_then(|ids| ids.get(&id))
-            .cloned()
+        self.id_bodies.read().get(context).and_then(|ids| ids.get(&id)).cloned()
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
@@ -314,24 +280,13 @@ impl Registry {
         let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| {
             std::borrow::Cow::Owned(Subject::parse(s).context)
         });
-        if let Some(body) = self
-            .id_bodies
-            .read()
-            .get(context.as_ref())
-            .and_then(|ids| ids.get(&id))
-        {
+        if let Some(body) = self.id_bodies.read().get(context.as_ref()).and_then(|ids| ids.get(&id)) {
             return Ok(body.clone());
         }
         let record = self.schema_by_id(id, subject).await?;
         let view = SchemaView::of_record(&record, record.schema.clone());
-        let body = bytes::Bytes::from(
-            serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?,
-        );
-        self.id_bodies
-            .write()
-            .entry(context.into_owned())
-            .or_default()
-            .insert(id, body.clone());
+        let body = bytes::Bytes::from(serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?);
+        self.id_bodies.write().entry(context.into_owned()).or_default().insert(id, body.clone());
         Ok(body)
     }
 
@@ -342,17 +297,10 @@ impl Registry {
         if let Some(record) = self.records.read().get(&key) {
             return Ok(Arc::clone(record));
         }
-        if self
-            .store
-            .versions_by_schema(&context, id)
-            .await?
-            .is_empty()
-        {
+        if self.store.versions_by_schema(&context, id).await?.is_empty() {
             return Err(RegistryError::schema_id_not_found(id));
         }
-        self.record(&context, id)
-            .await?
-            .ok_or_else(|| RegistryError::schema_id_not_found(id))
+        self.record(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
     }
 
     /// `GET /schemas/ids/{id}`.
@@ -383,10 +331,7 @@ impl Registry {
         if usages.is_empty() {
             return Err(RegistryError::schema_not_found());
         }
-        let visible: Vec<VersionRecord> = usages
-            .into_iter()
-            .filter(|v| include_deleted || !v.deleted)
-            .collect();
+        let visible: Vec<VersionRecord> = usages.into_iter().filter(|v| include_deleted || !v.deleted).collect();
         let mut names: Vec<String> = Vec::new();
         for version in &visible {
             if !names.contains(&version.subject) {
@@ -408,9 +353,7 @@ impl Registry {
         selector: VersionSelector,
         include_deleted: bool,
     ) -> Result<Vec<i64>> {
-        let (version, _) = self
-            .version_get(raw_subject, selector, include_deleted)
-            .await?;
+        let (version, _) = self.version_get(raw_subject, selector, include_deleted).await?;
         let mut ids: Vec<i64> = self
             .store
             .versions_referencing(&version.subject, version.version)
@@ -430,10 +373,7 @@ impl Registry {
         raw_subject: &str,
         pairs: &[(String, String)],
     ) -> Result<Option<SchemaView>> {
-        let versions = self
-            .store
-            .versions_list(&Subject::parse(raw_subject))
-            .await?;
+        let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
         if !versions.iter().any(|v| !v.deleted) {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
@@ -444,11 +384,7 @@ impl Registry {
                 properties.and_then(|p| p.get(key)).and_then(Value::as_str) == Some(value.as_str())
             });
             if holds {
-                return Ok(Some(SchemaView::of_version(
-                    version,
-                    &record,
-                    record.schema.clone(),
-                )));
+                return Ok(Some(SchemaView::of_version(version, &record, record.schema.clone())));
             }
         }
         Ok(None)
@@ -456,13 +392,8 @@ impl Registry {
 
     /// `GET /contexts`: the default context first, then the others in order.
     pub async fn contexts_list(&self) -> Result<Vec<String>> {
-        let mut contexts: Vec<String> = self
-            .store
-            .contexts_list()
-            .await?
-            .into_iter()
-            .filter(|c| c != DEFAULT_CONTEXT)
-            .collect();
+        let mut contexts: Vec<String> =
+            self.store.contexts_list().await?.into_iter().filter(|c| c != DEFAULT_CONTEXT).collect();
         contexts.sort_by(|a, b| java_cmp(a, b));
         contexts.insert(0, DEFAULT_CONTEXT.to_owned());
         Ok(contexts)

@@ -37,6 +37,10 @@ pub enum RegisterOutcome {
 #[derive(Debug, Clone)]
 pub struct CompatibilityVerdict {
     pub compatible: bool,
+    /// The level the check applied.
+    pub level: CompatibilityLevel,
+    /// The version the problems are against.
+    pub version: Option<i32>,
     /// Confluent's verbose messages.
     pub messages: Vec<String>,
     /// The problems, for Stele's own reports.
@@ -111,9 +115,7 @@ const CONFLUENT_VERSION: &str = "confluent:version";
 fn with_confluent_version(metadata: Option<Value>, version: i32) -> Value {
     let mut metadata = metadata.unwrap_or_else(|| serde_json::json!({}));
     if let Value::Object(map) = &mut metadata {
-        let properties = map
-            .entry("properties")
-            .or_insert_with(|| serde_json::json!({}));
+        let properties = map.entry("properties").or_insert_with(|| serde_json::json!({}));
         if let Value::Object(properties) = properties {
             properties.insert(CONFLUENT_VERSION.into(), Value::String(version.to_string()));
         }
@@ -122,10 +124,7 @@ fn with_confluent_version(metadata: Option<Value>, version: i32) -> Value {
 }
 
 fn has_confluent_version(metadata: Option<&Value>) -> bool {
-    metadata
-        .and_then(|m| m.get("properties"))
-        .and_then(|p| p.get(CONFLUENT_VERSION))
-        .is_some()
+    metadata.and_then(|m| m.get("properties")).and_then(|p| p.get(CONFLUENT_VERSION)).is_some()
 }
 
 /// Metadata that says nothing but `confluent:version`, which a lookup tolerates.
@@ -134,18 +133,13 @@ fn only_bookkeeping(metadata: Option<&Value>) -> bool {
         return true;
     };
     map.iter().all(|(key, value)| match (key.as_str(), value) {
-        ("properties", Value::Object(properties)) => {
-            properties.keys().all(|k| k == CONFLUENT_VERSION)
-        }
+        ("properties", Value::Object(properties)) => properties.keys().all(|k| k == CONFLUENT_VERSION),
         _ => false,
     })
 }
 
 fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &str) -> String {
-    format!(
-        "Invalid schema for subject '{}' of type {schema_type}, details: {detail}",
-        subject.qualified()
-    )
+    format!("Invalid schema for subject '{}' of type {schema_type}, details: {detail}", subject.qualified())
 }
 
 /// Confluent's trailer on every incompatibility report.
@@ -204,14 +198,7 @@ impl Registry {
         let metadata = normalize_metadata(request.metadata.clone());
         // Like Confluent's community edition, rule sets are validated but not kept.
         let fingerprint = fingerprint(&text, &references, metadata.as_ref(), None);
-        Ok(Prepared {
-            schema_type,
-            parsed,
-            text,
-            references,
-            metadata,
-            fingerprint,
-        })
+        Ok(Prepared { schema_type, parsed, text, references, metadata, fingerprint })
     }
 
     /// The parsed schemas of the live versions (oldest first) that a check compares against.
@@ -234,10 +221,7 @@ impl Registry {
         problems: &[Incompatibility],
         version: Option<(&VersionRecord, &SchemaRecord)>,
     ) -> Vec<String> {
-        let mut messages: Vec<String> = problems
-            .iter()
-            .map(|p| p.confluent_message.clone())
-            .collect();
+        let mut messages: Vec<String> = problems.iter().map(|p| p.confluent_message.clone()).collect();
         let type_changed = problems.iter().any(|p| p.rule == "SCHEMA_TYPE_CHANGED");
         if let Some((version, record)) = version
             && !type_changed
@@ -257,24 +241,15 @@ impl Registry {
         normalize_param: bool,
     ) -> Result<RegisterOutcome> {
         let subject = Subject::parse_for_write(raw_subject)?;
-        let cache_key =
-            (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
-                subject: subject.qualified(),
-                schema_type: request.schema_type.clone(),
-                schema: request.schema.clone().unwrap_or_default(),
-                references: serde_json::to_string(&request.references).unwrap_or_default(),
-                metadata: request
-                    .metadata
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                rule_set: request
-                    .rule_set
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                normalize: normalize_param,
-            });
+        let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
+            subject: subject.qualified(),
+            schema_type: request.schema_type.clone(),
+            schema: request.schema.clone().unwrap_or_default(),
+            references: serde_json::to_string(&request.references).unwrap_or_default(),
+            metadata: request.metadata.as_ref().map(ToString::to_string).unwrap_or_default(),
+            rule_set: request.rule_set.as_ref().map(ToString::to_string).unwrap_or_default(),
+            normalize: normalize_param,
+        });
         if let Some(key) = &cache_key
             && request.metadata.is_none()
             && let Some(id) = self.reregister.read().get(key)
@@ -283,25 +258,18 @@ impl Registry {
         }
         let _guard = self.write_lock.lock().await;
         for _attempt in 0..16 {
-            let outcome = self
-                .register_once(&subject, &request, normalize_param)
-                .await?;
+            let outcome = self.register_once(&subject, &request, normalize_param).await?;
             if let Some((id, stored_version, full)) = outcome {
                 if let Some(key) = cache_key {
                     self.reregister.write().insert(key, id);
                 }
                 return Ok(match full {
-                    Some(view) => RegisterOutcome::Full(Box::new(SchemaView {
-                        version: Some(stored_version),
-                        ..view
-                    })),
+                    Some(view) => RegisterOutcome::Full(Box::new(SchemaView { version: Some(stored_version), ..view })),
                     None => RegisterOutcome::Id(id),
                 });
             }
         }
-        Err(RegistryError::Internal(format!(
-            "registration under {subject} kept conflicting with other writers"
-        )))
+        Err(RegistryError::Internal(format!("registration under {subject} kept conflicting with other writers")))
     }
 
     /// One attempt; `None` when another writer got in between and the caller should retry.
@@ -340,17 +308,12 @@ impl Registry {
             None => None,
         };
         let importing = mode == Mode::Import;
-        let prepared = self
-            .prepare(subject, request, normalize, latest.as_deref(), importing)
-            .await?;
+        let prepared = self.prepare(subject, request, normalize, latest.as_deref(), importing).await?;
         // Already registered under this subject (at any live version): same id, no check.
         // An explicit version asks for a new version; `-1` only considers the latest.
         if request.version.is_none_or(|v| v <= 0) {
-            let candidates: Vec<&VersionRecord> = if request.version == Some(-1) {
-                live.last().copied().into_iter().collect()
-            } else {
-                live.clone()
-            };
+            let candidates: Vec<&VersionRecord> =
+                if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
             for version in candidates {
                 let record = self.record_of(version).await?;
                 let equivalent = record.fingerprint == prepared.fingerprint
@@ -367,9 +330,7 @@ impl Registry {
         let explicit_version = match request.version {
             Some(v) if v > 0 => {
                 if !importing && v != max_version.unwrap_or(0) + 1 {
-                    return Err(RegistryError::invalid_schema(
-                        "Version is not one more than previous version",
-                    ));
+                    return Err(RegistryError::invalid_schema("Version is not one more than previous version"));
                 }
                 Some(v)
             }
@@ -380,9 +341,7 @@ impl Registry {
         // version's), under the config's override.
         let mut metadata = prepared.metadata.clone();
         if !importing {
-            let inherited = metadata
-                .clone()
-                .or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
+            let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
             metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
             metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
             if request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref()) {
@@ -392,12 +351,7 @@ impl Registry {
         let fingerprint = if metadata == prepared.metadata {
             prepared.fingerprint.clone()
         } else {
-            fingerprint(
-                &prepared.text,
-                &prepared.references,
-                metadata.as_ref(),
-                None,
-            )
+            fingerprint(&prepared.text, &prepared.references, metadata.as_ref(), None)
         };
         let full_answer = metadata.is_some();
         let view = |id: i64, version: i32| {
@@ -405,8 +359,7 @@ impl Registry {
                 subject: None,
                 version: Some(version),
                 id: Some(id),
-                schema_type: (prepared.schema_type != SchemaType::Avro)
-                    .then(|| prepared.schema_type.as_str()),
+                schema_type: (prepared.schema_type != SchemaType::Avro).then(|| prepared.schema_type.as_str()),
                 references: prepared.references.clone(),
                 metadata: metadata.clone(),
                 rule_set: None,
@@ -417,23 +370,15 @@ impl Registry {
         for version in &live {
             let record = self.record_of(version).await?;
             if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((
-                    record.id,
-                    version.version,
-                    view(record.id, version.version),
-                )));
+                return Ok(Some((record.id, version.version, view(record.id, version.version))));
             }
         }
         if !importing && let Some(parsed) = &prepared.parsed {
-            let level = config
-                .compatibility_level
-                .as_deref()
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(self.default_level);
+            let level =
+                config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
             let history = self.history(&versions).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous)
-            {
+            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous) {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
                 return Err(RegistryError::new(
@@ -449,12 +394,7 @@ impl Registry {
         let reference_targets = prepared
             .references
             .iter()
-            .map(|r| {
-                (
-                    Self::qualify_reference(subject, &r.subject).qualified(),
-                    r.version,
-                )
-            })
+            .map(|r| (Self::qualify_reference(subject, &r.subject).qualified(), r.version))
             .collect();
         let new = NewVersion {
             subject: subject.clone(),
@@ -499,21 +439,12 @@ impl Registry {
         let config = self.effective_config(Some(&subject)).await?;
         let normalize = normalize_param || config.normalize.unwrap_or(false);
         let schema_type = schema_type_of(request.schema_type.as_deref())?;
-        if request
-            .schema
-            .as_deref()
-            .is_none_or(|s| s.trim().is_empty())
-        {
+        if request.schema.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(RegistryError::invalid_schema("Empty schema"));
         }
         let (subject, versions) = self.versions_with_fallback(&subject).await?;
-        let prepared = self
-            .prepare(&subject, &request, normalize, None, false)
-            .await?;
-        let visible: Vec<&VersionRecord> = versions
-            .iter()
-            .filter(|v| include_deleted || !v.deleted)
-            .collect();
+        let prepared = self.prepare(&subject, &request, normalize, None, false).await?;
+        let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
         if visible.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
@@ -521,16 +452,11 @@ impl Registry {
             let record = self.record_of(version).await?;
             let same = if record.fingerprint == prepared.fingerprint {
                 true
-            } else if record.schema_type == schema_type && record.references == prepared.references
-            {
+            } else if record.schema_type == schema_type && record.references == prepared.references {
                 // Stored without normalization: compare normalized forms, ignoring metadata.
                 let stored = if normalize {
-                    let (resolved, _) = self
-                        .resolve_references(&subject, &record.references, true)
-                        .await?;
-                    stele_compat::parse(record.schema_type, &record.schema, &resolved, true)
-                        .map(|p| p.canonical)
-                        .ok()
+                    let (resolved, _) = self.resolve_references(&subject, &record.references, true).await?;
+                    stele_compat::parse(record.schema_type, &record.schema, &resolved, true).map(|p| p.canonical).ok()
                 } else {
                     Some(record.schema.clone())
                 };
@@ -541,11 +467,7 @@ impl Registry {
                 false
             };
             if same {
-                return Ok(SchemaView::of_version(
-                    version,
-                    &record,
-                    record.schema.clone(),
-                ));
+                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
             }
         }
         Err(RegistryError::schema_not_found())
@@ -562,11 +484,7 @@ impl Registry {
     ) -> Result<CompatibilityVerdict> {
         let subject = Subject::parse(raw_subject);
         let config = self.effective_config(Some(&subject)).await?;
-        let level = config
-            .compatibility_level
-            .as_deref()
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(self.default_level);
+        let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
         let normalize = normalize_param || config.normalize.unwrap_or(false);
         let versions = self.store.versions_list(&subject).await?;
         let live: Vec<VersionRecord> = versions.iter().filter(|v| !v.deleted).cloned().collect();
@@ -574,35 +492,25 @@ impl Registry {
             Some(v) => Some(self.record_of(v).await?),
             None => None,
         };
-        let prepared = self
-            .prepare(&subject, &request, normalize, latest.as_deref(), false)
-            .await?;
+        let prepared = self.prepare(&subject, &request, normalize, latest.as_deref(), false).await?;
         let Some(parsed) = prepared.parsed else {
-            return Err(RegistryError::invalid_schema(
-                "the schema could not be parsed",
-            ));
+            return Err(RegistryError::invalid_schema("the schema could not be parsed"));
         };
-        let compatible = CompatibilityVerdict {
-            compatible: true,
-            messages: Vec::new(),
-            problems: Vec::new(),
-        };
+        let compatible =
+            CompatibilityVerdict { compatible: true, level, version: None, messages: Vec::new(), problems: Vec::new() };
         match selector {
             None => {
                 let history = self.history(&versions).await?;
-                let previous: Vec<&ParsedSchema> =
-                    history.iter().map(|(_, _, p)| p.as_ref()).collect();
+                let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
                 Ok(match check_level(level, &parsed, &previous) {
                     None => compatible,
                     Some(VersionFailure { index, problems }) => {
                         let (version, record, _) = &history[index];
                         CompatibilityVerdict {
                             compatible: false,
-                            messages: Self::failure_messages(
-                                level,
-                                &problems,
-                                Some((version, record)),
-                            ),
+                            level,
+                            version: Some(version.version),
+                            messages: Self::failure_messages(level, &problems, Some((version, record))),
                             problems,
                         }
                     }
@@ -628,11 +536,9 @@ impl Registry {
                 } else {
                     CompatibilityVerdict {
                         compatible: false,
-                        messages: Self::failure_messages(
-                            level,
-                            &problems,
-                            Some((&target, &record)),
-                        ),
+                        level,
+                        version: Some(target.version),
+                        messages: Self::failure_messages(level, &problems, Some((&target, &record))),
                         problems,
                     }
                 })

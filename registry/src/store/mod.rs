@@ -149,8 +149,7 @@ pub trait Store: Send + Sync + 'static {
     /// The subject versions that use a schema id.
     async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>>;
     /// The subject versions whose schema references `subject` at `version`.
-    async fn versions_referencing(&self, subject: &str, version: i32)
-    -> Result<Vec<VersionRecord>>;
+    async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>>;
     /// Writes a new version, and its schema when it is new. Soft-deleted
     /// versions of the subject that hold the same schema are removed, as
     /// Confluent does when a deleted schema is registered again.
@@ -158,12 +157,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks versions soft-deleted.
     async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<()>;
     /// Removes versions; with `purge_settings`, also the subject's config and mode.
-    async fn versions_hard_delete(
-        &self,
-        subject: &Subject,
-        versions: &[i32],
-        purge_settings: bool,
-    ) -> Result<()>;
+    async fn versions_hard_delete(&self, subject: &Subject, versions: &[i32], purge_settings: bool) -> Result<()>;
 
     async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>>;
     async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>>;

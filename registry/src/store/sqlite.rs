@@ -59,13 +59,10 @@ impl TryFrom<SchemaRow> for SchemaRecord {
     type Error = RegistryError;
 
     fn try_from(row: SchemaRow) -> Result<Self> {
-        let corrupt = |what: &str| {
-            RegistryError::Internal(format!("stored schema {} has a corrupt {what}", row.id))
-        };
+        let corrupt = |what: &str| RegistryError::Internal(format!("stored schema {} has a corrupt {what}", row.id));
         Ok(SchemaRecord {
             schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
-            references: serde_json::from_str(&row.references_json)
-                .map_err(|_| corrupt("reference list"))?,
+            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
             metadata: row
                 .metadata_json
                 .as_deref()
@@ -87,12 +84,11 @@ impl TryFrom<SchemaRow> for SchemaRecord {
 }
 
 const VERSION_COLUMNS: &str = "subject, context, version, schema_id, deleted";
-const SCHEMA_COLUMNS: &str = "context, id, fingerprint, schema_type, schema_text, references_json, metadata_json, rule_set_json";
+const SCHEMA_COLUMNS: &str =
+    "context, id, fingerprint, schema_type, schema_text, references_json, metadata_json, rule_set_json";
 
 fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl SqliteStore {
@@ -104,10 +100,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
@@ -134,11 +127,10 @@ impl Store for SqliteStore {
     }
 
     async fn versions_all(&self) -> Result<Vec<VersionRecord>> {
-        let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {VERSION_COLUMNS} FROM versions ORDER BY subject, version"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<VersionRow> =
+            sqlx::query_as(AssertSqlSafe(format!("SELECT {VERSION_COLUMNS} FROM versions ORDER BY subject, version")))
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -153,11 +145,7 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    async fn versions_referencing(
-        &self,
-        subject: &str,
-        version: i32,
-    ) -> Result<Vec<VersionRecord>> {
+    async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>> {
         let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM versions v WHERE EXISTS (SELECT 1 FROM schema_references r \
              WHERE r.ref_subject = ? AND r.ref_version = ? AND r.context = v.context AND r.schema_id = v.schema_id) \
@@ -174,41 +162,34 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let context = new.subject.context.clone();
         let subject = new.subject.qualified();
-        let max_version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE subject = ?")
-                .bind(&subject)
-                .fetch_one(&mut *tx)
-                .await?;
+        let max_version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE subject = ?")
+            .bind(&subject)
+            .fetch_one(&mut *tx)
+            .await?;
         let max_version = max_version.map(|v| v as i32);
         if new.expected_max_version.is_some() && max_version != new.expected_max_version {
             return Ok(InsertOutcome::Conflict);
         }
-        sqlx::query("INSERT OR IGNORE INTO contexts (name) VALUES (?)")
-            .bind(&context)
-            .execute(&mut *tx)
-            .await?;
-        let existing: Option<(i64, String)> = sqlx::query_as(
-            "SELECT id, fingerprint FROM schemas WHERE context = ? AND fingerprint = ?",
-        )
-        .bind(&context)
-        .bind(&new.fingerprint)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let counter: Option<i64> =
-            sqlx::query_scalar("SELECT max_id FROM id_counters WHERE context = ?")
+        sqlx::query("INSERT OR IGNORE INTO contexts (name) VALUES (?)").bind(&context).execute(&mut *tx).await?;
+        let existing: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, fingerprint FROM schemas WHERE context = ? AND fingerprint = ?")
                 .bind(&context)
+                .bind(&new.fingerprint)
                 .fetch_optional(&mut *tx)
                 .await?;
+        let counter: Option<i64> = sqlx::query_scalar("SELECT max_id FROM id_counters WHERE context = ?")
+            .bind(&context)
+            .fetch_optional(&mut *tx)
+            .await?;
         let counter = counter.unwrap_or(0);
         let id = match (new.explicit_id, existing) {
             (Some(id), _) => {
-                let holder: Option<String> = sqlx::query_scalar(
-                    "SELECT fingerprint FROM schemas WHERE context = ? AND id = ?",
-                )
-                .bind(&context)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let holder: Option<String> =
+                    sqlx::query_scalar("SELECT fingerprint FROM schemas WHERE context = ? AND id = ?")
+                        .bind(&context)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 match holder {
                     Some(fingerprint) if fingerprint != new.fingerprint => {
                         return Ok(InsertOutcome::IdTaken);
@@ -236,11 +217,10 @@ impl Store for SqliteStore {
             }
             (None, Some((id, _))) => id,
             (None, None) => {
-                let max_id: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(id) FROM schemas WHERE context = ?")
-                        .bind(&context)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM schemas WHERE context = ?")
+                    .bind(&context)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 let id = counter.max(max_id.unwrap_or(0)) + 1;
                 insert_schema(&mut tx, &new, id, &new.fingerprint).await?;
                 id
@@ -254,15 +234,12 @@ impl Store for SqliteStore {
         .bind(id.max(counter))
         .execute(&mut *tx)
         .await?;
-        let version = new
-            .explicit_version
-            .unwrap_or_else(|| max_version.unwrap_or(0) + 1);
-        let taken: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM versions WHERE subject = ? AND version = ?")
-                .bind(&subject)
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let version = new.explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
+        let taken: Option<i64> = sqlx::query_scalar("SELECT version FROM versions WHERE subject = ? AND version = ?")
+            .bind(&subject)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
         if taken.is_some() {
             return Ok(InsertOutcome::VersionTaken);
         }
@@ -303,12 +280,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn versions_hard_delete(
-        &self,
-        subject: &Subject,
-        versions: &[i32],
-        purge_settings: bool,
-    ) -> Result<()> {
+    async fn versions_hard_delete(&self, subject: &Subject, versions: &[i32], purge_settings: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let qualified = subject.qualified();
         for version in versions {
@@ -335,27 +307,20 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if purge_settings {
-            sqlx::query("DELETE FROM configs WHERE scope = ?")
-                .bind(&qualified)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM modes WHERE scope = ?")
-                .bind(&qualified)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM configs WHERE scope = ?").bind(&qualified).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM modes WHERE scope = ?").bind(&qualified).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>> {
-        let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = ? AND id = ?"
-        )))
-        .bind(context)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<SchemaRow> =
+            sqlx::query_as(AssertSqlSafe(format!("SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = ? AND id = ?")))
+                .bind(context)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -382,11 +347,7 @@ impl Store for SqliteStore {
     }
 
     async fn contexts_list(&self) -> Result<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT name FROM contexts ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT name FROM contexts ORDER BY name").fetch_all(&self.pool).await?)
     }
 
     async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>> {
@@ -395,52 +356,45 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         body.map(|b| {
-            serde_json::from_str(&b)
-                .map_err(|e| RegistryError::Internal(format!("corrupt config {scope}: {e}")))
+            serde_json::from_str(&b).map_err(|e| RegistryError::Internal(format!("corrupt config {scope}: {e}")))
         })
         .transpose()
     }
 
     async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()> {
-        let body =
-            serde_json::to_string(config).map_err(|e| RegistryError::Internal(e.to_string()))?;
-        sqlx::query("INSERT INTO configs (scope, body) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET body = excluded.body")
-            .bind(scope)
-            .bind(body)
-            .execute(&self.pool)
-            .await?;
+        let body = serde_json::to_string(config).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO configs (scope, body) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET body = excluded.body",
+        )
+        .bind(scope)
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn config_delete(&self, scope: &str) -> Result<()> {
-        sqlx::query("DELETE FROM configs WHERE scope = ?")
-            .bind(scope)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM configs WHERE scope = ?").bind(scope).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn mode_get(&self, scope: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT mode FROM modes WHERE scope = ?")
-            .bind(scope)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT mode FROM modes WHERE scope = ?").bind(scope).fetch_optional(&self.pool).await?)
     }
 
     async fn mode_put(&self, scope: &str, mode: &str) -> Result<()> {
-        sqlx::query("INSERT INTO modes (scope, mode) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET mode = excluded.mode")
-            .bind(scope)
-            .bind(mode)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO modes (scope, mode) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET mode = excluded.mode",
+        )
+        .bind(scope)
+        .bind(mode)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn mode_delete(&self, scope: &str) -> Result<()> {
-        sqlx::query("DELETE FROM modes WHERE scope = ?")
-            .bind(scope)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM modes WHERE scope = ?").bind(scope).execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -451,8 +405,7 @@ async fn insert_schema(
     id: i64,
     fingerprint: &str,
 ) -> Result<()> {
-    let references = serde_json::to_string(&new.references)
-        .map_err(|e| RegistryError::Internal(e.to_string()))?;
+    let references = serde_json::to_string(&new.references).map_err(|e| RegistryError::Internal(e.to_string()))?;
     let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string);
     sqlx::query(
         "INSERT INTO schemas (context, id, fingerprint, schema_type, schema_text, references_json, metadata_json, \
