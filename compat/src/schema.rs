@@ -135,9 +135,19 @@ impl ParsedSchema {
     /// Every reason `reader` cannot read data written with `writer`.
     /// `reader_role` says which of the two is the new schema, for the wording.
     pub fn read_problems(reader: &ParsedSchema, writer: &ParsedSchema, reader_role: Role) -> Vec<Incompatibility> {
+        Self::read_problems_with(reader, writer, reader_role, &CheckOptions::default())
+    }
+
+    /// [`ParsedSchema::read_problems`] with format-specific options.
+    pub fn read_problems_with(
+        reader: &ParsedSchema,
+        writer: &ParsedSchema,
+        reader_role: Role,
+        options: &CheckOptions,
+    ) -> Vec<Incompatibility> {
         match (&reader.model, &writer.model) {
             (Model::Avro(r), Model::Avro(w)) => avro::compatibility::check(r, w, reader_role),
-            (Model::Json(r), Model::Json(w)) => json::check(r, w, reader_role),
+            (Model::Json(r), Model::Json(w)) => json::check_with_policy(r, w, reader_role, options.json_policy),
             (Model::Protobuf(r), Model::Protobuf(w)) => protobuf::check(r, w, reader_role),
             _ => vec![different_type()],
         }
