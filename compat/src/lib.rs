@@ -10,6 +10,7 @@
 //! - [`finding`]: the [`Incompatibility`] every checker reports.
 
 pub mod avro;
+pub mod docs;
 pub mod finding;
 pub mod json;
 pub mod level;

@@ -1,3 +1,4 @@
 //! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
 
+mod cli;
 mod conformance;

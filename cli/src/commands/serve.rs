@@ -1,7 +1,6 @@
 //! `stele serve`: run the registry.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -38,10 +37,10 @@ fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
     })
 }
 
-pub fn run(opts: ServeOpts) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
     let settings = Settings {
         listen: opts.listen,
-        database: DatabaseUrl::new(opts.database),
+        database: DatabaseUrl::new(opts.database.clone()),
         default_compatibility: opts.default_compatibility,
         log_format: match opts.log_format {
             LogFormatArg::Text => LogFormat::Text,
@@ -60,5 +59,5 @@ pub fn run(opts: ServeOpts) -> anyhow::Result<ExitCode> {
         server::run(listener, server::state(store, &settings), server::shutdown_signal()).await.context("serving")?;
         anyhow::Ok(())
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,0 +1,94 @@
+//! A blocking client for the registry's REST API.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// How to reach the registry: URL and credentials (never printed).
+#[derive(Clone)]
+pub struct Connection {
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials are never printed.
+        f.debug_struct("Connection").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// The registry answered with an error: its Confluent `error_code` and message.
+#[derive(Debug, thiserror::Error)]
+#[error("registry error {error_code} (HTTP {status}): {message}")]
+pub struct RegistryError {
+    pub status: u16,
+    pub error_code: i64,
+    pub message: String,
+}
+
+pub struct Client {
+    connection: Connection,
+    http: reqwest::blocking::Client,
+}
+
+const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+pub fn encode(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl Client {
+    pub fn new(connection: Connection) -> anyhow::Result<Client> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_mins(1))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client { connection, http })
+    }
+
+    /// Sends a request; a non-2xx answer becomes a [`RegistryError`].
+    pub fn send(&self, method: &reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.connection.url.trim_end_matches('/'));
+        let mut request = self.http.request(method.clone(), &url).header("Accept", MEDIA_TYPE);
+        if let Some(token) = &self.connection.token {
+            request = request.bearer_auth(token);
+        } else if let Some(user) = &self.connection.user {
+            request = request.basic_auth(user, self.connection.password.as_deref());
+        }
+        if let Some(body) = body {
+            request = request.header("Content-Type", MEDIA_TYPE).body(body.to_string());
+        }
+        let response =
+            request.send().with_context(|| format!("the registry at {} is unreachable", self.connection.url))?;
+        let status = response.status().as_u16();
+        let text = response.text().context("reading the registry's answer")?;
+        if !(200..300).contains(&status) {
+            let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Err(RegistryError {
+                status,
+                error_code: parsed["error_code"].as_i64().unwrap_or(i64::from(status)),
+                message: parsed["message"].as_str().map_or_else(|| text.clone(), str::to_owned),
+            }
+            .into());
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let value = self.send(&reqwest::Method::GET, path, None)?;
+        serde_json::from_value(value).context("the registry's answer has an unexpected shape")
+    }
+
+    /// The raw text of an answer (the `/schema` endpoints).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(match self.send(&reqwest::Method::GET, path, None)? {
+            Value::String(text) => text,
+            other => other.to_string(),
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! `stele diff OLD NEW`: fully offline, no registry.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use stele_compat::level::check_pair_with;
+use stele_compat::{CheckOptions, CompatibilityLevel, SchemaType, json::Policy};
+
+use super::{TypeArg, read_file, schema_type};
+use crate::report::{Check, Finding, locate};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JsonPolicy {
+    Strict,
+    Lenient,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffOpts {
+    /// The earlier schema.
+    old: PathBuf,
+    /// The candidate schema.
+    new: PathBuf,
+    /// The compatibility level to apply.
+    #[arg(long, default_value = "BACKWARD", value_parser = parse_level)]
+    level: CompatibilityLevel,
+    #[arg(long = "type", value_enum)]
+    schema_type: Option<TypeArg>,
+    /// Protobuf rule profile. Only Confluent's rules are built in so far.
+    #[arg(long, default_value = "CONFLUENT")]
+    protobuf_rules: String,
+    /// JSON Schema policy: Confluent's strict default, or lenient.
+    #[arg(long, value_enum, default_value = "strict")]
+    json_policy: JsonPolicy,
+}
+
+fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
+    raw.parse().map_err(|_| "expected NONE, BACKWARD, FORWARD, FULL or their _TRANSITIVE forms".to_owned())
+}
+
+pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
+    if !opts.protobuf_rules.eq_ignore_ascii_case("CONFLUENT") {
+        bail!("--protobuf-rules {}: only CONFLUENT is built in so far", opts.protobuf_rules);
+    }
+    let old_type = schema_type(&opts.old, opts.schema_type)?;
+    let new_type = schema_type(&opts.new, opts.schema_type)?;
+    let (old_text, new_text) = (read_file(&opts.old)?, read_file(&opts.new)?);
+    let old = stele_compat::parse(old_type, &old_text, &[], false)
+        .with_context(|| format!("{} is not a valid {old_type} schema", opts.old.display()))?;
+    let new = stele_compat::parse(new_type, &new_text, &[], false)
+        .with_context(|| format!("{} is not a valid {new_type} schema", opts.new.display()))?;
+    let options = CheckOptions {
+        json_policy: match opts.json_policy {
+            JsonPolicy::Strict => Policy::Strict,
+            JsonPolicy::Lenient => Policy::Lenient,
+        },
+    };
+    let problems = check_pair_with(opts.level, &new, &old, &options);
+    let new_json: Option<serde_json::Value> =
+        (new_type != SchemaType::Protobuf).then(|| serde_json::from_str(&new_text).ok()).flatten();
+    let findings: Vec<Finding> = problems
+        .into_iter()
+        .map(|p| Finding {
+            line: locate(&new_text, new_json.as_ref(), &p.path),
+            rule: p.rule,
+            path: p.path,
+            message: p.description,
+        })
+        .collect();
+    Ok(Check {
+        name: format!("{} -> {}", opts.old.display(), opts.new.display()),
+        file: opts.new.display().to_string(),
+        compatible: findings.is_empty(),
+        level: opts.level.to_string(),
+        version: None,
+        error: None,
+        findings,
+    })
+}
