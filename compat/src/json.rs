@@ -639,8 +639,12 @@ impl<'a> Diff<'a> {
                 for (i, (a, b)) in ot.iter().zip(ut).enumerate() {
                     self.compare(&format!("{path}/items/{i}"), a, b, depth + 1);
                 }
-                if ut.len() > ot.len() && !items_closed(o) {
-                    self.report("ITEM_ADDED_TO_OPEN_CONTENT_MODEL", &format!("{path}/items/{}", ot.len()));
+                if !items_closed(o) {
+                    // An added item with an empty schema (`true`, `{}`) accepts what the open model did.
+                    let accepts_all = |v: &Value| v == &Value::Bool(true) || v.as_object().is_some_and(Map::is_empty);
+                    if let Some(i) = (ot.len()..ut.len()).find(|i| !accepts_all(&ut[*i])) {
+                        self.report("ITEM_ADDED_TO_OPEN_CONTENT_MODEL", &format!("{path}/items/{i}"));
+                    }
                 }
                 if ot.len() > ut.len() && items_closed(u) {
                     self.report("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", &format!("{path}/items/{}", ut.len()));

@@ -141,10 +141,16 @@ pub fn check_pair_with(
 /// `level`. Transitive levels go from the newest version to the oldest and stop
 /// at the first version that fails, like Confluent; the others compare the
 /// latest version only. `None` when compatible.
-pub fn check_level(
+pub fn check_level(level: CompatibilityLevel, new: &ParsedSchema, previous: &[&ParsedSchema]) -> Option<VersionFailure> {
+    check_level_with(level, new, previous, &CheckOptions::default())
+}
+
+/// [`check_level`] with format-specific options.
+pub fn check_level_with(
     level: CompatibilityLevel,
     new: &ParsedSchema,
     previous: &[&ParsedSchema],
+    options: &CheckOptions,
 ) -> Option<VersionFailure> {
     if level == CompatibilityLevel::None {
         return None;
@@ -155,7 +161,7 @@ pub fn check_level(
         Box::new(previous.len().checked_sub(1).into_iter())
     };
     for index in candidates {
-        let problems = check_pair(level, new, previous[index]);
+        let problems = check_pair_with(level, new, previous[index], options);
         if !problems.is_empty() {
             return Some(VersionFailure { index, problems });
         }

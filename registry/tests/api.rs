@@ -176,3 +176,19 @@ async fn concurrent_registrations_of_different_schemas_under_one_subject_get_den
     }
     assert_eq!(seen, ids, "every version holds one of the registered schemas, each exactly once");
 }
+
+#[tokio::test]
+async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model() {
+    let app = spawn_app().await;
+    let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}}}).to_string();
+    let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}).to_string();
+    let register = |schema: String| json!({"schema": schema, "schemaType": "JSON"});
+    app.call(Method::POST, "/subjects/users/versions", Some(register(v1))).await;
+    let (status, body) = app.call(Method::POST, "/subjects/users/versions", Some(register(v2.clone()))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "strict by default: {body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL"));
+    let (status, _) = app.call(Method::PUT, "/config/users", Some(json!({"compatibilityPolicy": "LENIENT"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.call(Method::POST, "/subjects/users/versions", Some(register(v2))).await;
+    assert_eq!(status, StatusCode::OK, "lenient accepts it: {body}");
+}

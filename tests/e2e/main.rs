@@ -1,4 +1,5 @@
 //! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
 
 mod cli;
+mod clients;
 mod conformance;

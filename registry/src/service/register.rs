@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use stele_compat::level::{VersionFailure, check_level, check_pair};
+use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
+use stele_compat::CheckOptions;
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
 use super::read::{SchemaView, VersionSelector};
@@ -140,6 +141,12 @@ fn only_bookkeeping(metadata: Option<&Value>) -> bool {
 
 fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &str) -> String {
     format!("Invalid schema for subject '{}' of type {schema_type}, details: {detail}", subject.qualified())
+}
+
+/// The format options a subject's config asks for (`compatibilityPolicy`).
+fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
+    let lenient = config.compatibility_policy.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("LENIENT"));
+    CheckOptions { json_policy: if lenient { stele_compat::json::Policy::Lenient } else { stele_compat::json::Policy::Strict } }
 }
 
 /// Confluent's trailer on every incompatibility report.
@@ -378,7 +385,7 @@ impl Registry {
                 config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
             let history = self.history(&versions).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-            if let Some(VersionFailure { index, problems }) = check_level(level, parsed, &previous) {
+            if let Some(VersionFailure { index, problems }) = check_level_with(level, parsed, &previous, &check_options(&config)) {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
                 return Err(RegistryError::new(
@@ -502,7 +509,7 @@ impl Registry {
             None => {
                 let history = self.history(&versions).await?;
                 let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-                Ok(match check_level(level, &parsed, &previous) {
+                Ok(match check_level_with(level, &parsed, &previous, &check_options(&config)) {
                     None => compatible,
                     Some(VersionFailure { index, problems }) => {
                         let (version, record, _) = &history[index];
@@ -530,7 +537,7 @@ impl Registry {
                 };
                 let record = self.record_of(&target).await?;
                 let old = self.parsed_of(&record).await?;
-                let problems = check_pair(level, &parsed, &old);
+                let problems = check_pair_with(level, &parsed, &old, &check_options(&config));
                 Ok(if problems.is_empty() {
                     compatible
                 } else {
