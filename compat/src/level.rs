@@ -141,7 +141,11 @@ pub fn check_pair_with(
 /// `level`. Transitive levels go from the newest version to the oldest and stop
 /// at the first version that fails, like Confluent; the others compare the
 /// latest version only. `None` when compatible.
-pub fn check_level(level: CompatibilityLevel, new: &ParsedSchema, previous: &[&ParsedSchema]) -> Option<VersionFailure> {
+pub fn check_level(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    previous: &[&ParsedSchema],
+) -> Option<VersionFailure> {
     check_level_with(level, new, previous, &CheckOptions::default())
 }
 

@@ -10,19 +10,41 @@ use crate::http::{App, AppState, app};
 use crate::service::Registry;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 
 /// Opens the store named by the settings' database URL, running its migrations.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
     if settings.database.is_postgres() {
-        return Err(RegistryError::Internal("PostgreSQL storage is not built into this version yet".into()));
+        return Ok(Arc::new(PostgresStore::connect(settings.database.expose()).await?));
+    }
+    if !settings.database.expose().starts_with("sqlite:") {
+        return Err(RegistryError::Internal("the database URL must start with sqlite:// or postgres://".into()));
     }
     Ok(Arc::new(SqliteStore::connect(settings.database.expose()).await?))
 }
 
 /// The application state over a store.
+/// Must be called inside the async runtime: with shared storage it starts the
+/// task that drops cached answers when another replica writes.
 pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
-    AppState(Arc::new(App { registry: Registry::new(store, settings.default_compatibility) }))
+    let changes = store.changes();
+    let app = Arc::new(App { registry: Registry::new(store, settings.default_compatibility) });
+    if let Some(mut changes) = changes {
+        let weak = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            loop {
+                let kind = match changes.recv().await {
+                    Ok(kind) => kind,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => "lagged".to_owned(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(app) = weak.upgrade() else { return };
+                app.registry.forget_cached(&kind);
+            }
+        });
+    }
+    AppState(app)
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight requests.

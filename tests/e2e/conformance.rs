@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use stele_tests::{Server, http, workspace};
 
 fn corpus_dir() -> PathBuf {
@@ -195,8 +195,17 @@ struct StepResult {
     line: String,
 }
 
-fn run_scenario(scenario: &Value, golden: &[Value]) -> Vec<StepResult> {
-    let server = Server::start();
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn run_scenario(scenario: &Value, golden: &[Value], backend: Backend) -> Vec<StepResult> {
+    let server = match backend {
+        Backend::Sqlite => Server::start(),
+        Backend::Postgres => Server::start_on(&stele_tests::postgres::fresh_database().expect("PostgreSQL")),
+    };
     let name = scenario["name"].as_str().unwrap_or_default();
     let mut symbols = Symbols::default();
     let mut results = Vec::new();
@@ -277,7 +286,19 @@ fn truncate(text: &str) -> String {
 }
 
 #[test]
-fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
+fn conformance_replay_on_sqlite_matches_confluent_on_at_least_90_percent_of_requests() {
+    replay(Backend::Sqlite);
+}
+
+#[test]
+fn conformance_replay_on_postgresql_matches_confluent_on_at_least_90_percent_of_requests() {
+    if stele_tests::postgres::fresh_database().is_none() {
+        return;
+    }
+    replay(Backend::Postgres);
+}
+
+fn replay(backend: Backend) {
     let scenarios = load("scenarios.json");
     let golden = load("golden.json");
     let scenarios: Vec<Value> = scenarios.as_array().cloned().unwrap_or_default();
@@ -296,7 +317,7 @@ fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
                     };
                     let name = scenario["name"].as_str().unwrap_or_default().to_owned();
                     let expected: Vec<Value> = golden[&name].as_array().cloned().unwrap_or_default();
-                    let outcome = run_scenario(&scenario, &expected);
+                    let outcome = run_scenario(&scenario, &expected, backend);
                     results.lock().expect("results").insert(name, outcome);
                 }
             });
@@ -320,11 +341,13 @@ fn conformance_replay_matches_confluent_on_at_least_90_percent_of_requests() {
             }
         }
     }
-    let _ = Map::<String, Value>::new();
+    let label = if backend == Backend::Sqlite { "sqlite" } else { "postgresql" };
     if std::env::var_os("STELE_CONFORMANCE_REPORT").is_some() {
-        let _ = std::fs::write(workspace().join("target/conformance-report.txt"), &report);
+        let _ = std::fs::write(workspace().join(format!("target/conformance-report-{label}.txt")), &report);
     }
     println!("{report}");
-    println!("conformance: {matched}/{total} requests match ({exact} identical to Confluent, messages included)");
+    println!(
+        "conformance: {matched}/{total} requests match ({label}; {exact} identical to Confluent, messages included)"
+    );
     assert!(matched * 100 >= total * 90, "conformance: {matched}/{total} requests match, under the 90% target");
 }

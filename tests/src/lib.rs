@@ -8,6 +8,7 @@
 //! - [`binary`]: where the `stele` binary is, built once if missing.
 
 pub mod http;
+pub mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -56,6 +57,12 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("stele.db").display());
         Server::start_with(dir, &["--database", &url])
+    }
+
+    /// Starts a server on the given database URL.
+    pub fn start_on(database: &str) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Server::start_with(dir, &["--database", database])
     }
 
     /// Starts a server with extra `serve` arguments, keeping `dir` alive with it.

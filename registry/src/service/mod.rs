@@ -89,6 +89,22 @@ impl Registry {
         self.reregister.write().clear();
     }
 
+    /// Another process sharing the storage wrote (`kind` says what). A new
+    /// version changes no cached answer; anything else may: deletes can make
+    /// an id unreadable, and deletes, config and mode change what a
+    /// re-registration answers. Schema content never changes, so records are
+    /// only dropped when ids may have gone.
+    pub fn forget_cached(&self, kind: &str) {
+        if kind == "version" {
+            return;
+        }
+        self.reregister.write().clear();
+        if kind != "config" && kind != "mode" {
+            self.id_bodies.write().clear();
+            self.records.write().clear();
+        }
+    }
+
     /// A schema record by id, from memory when it has been read before.
     async fn record(&self, context: &str, id: i64) -> Result<Option<Arc<SchemaRecord>>> {
         let key = (context.to_owned(), id);

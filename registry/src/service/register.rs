@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
 use stele_compat::CheckOptions;
+use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
 use super::read::{SchemaView, VersionSelector};
@@ -146,7 +146,9 @@ fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &s
 /// The format options a subject's config asks for (`compatibilityPolicy`).
 fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
     let lenient = config.compatibility_policy.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("LENIENT"));
-    CheckOptions { json_policy: if lenient { stele_compat::json::Policy::Lenient } else { stele_compat::json::Policy::Strict } }
+    CheckOptions {
+        json_policy: if lenient { stele_compat::json::Policy::Lenient } else { stele_compat::json::Policy::Strict },
+    }
 }
 
 /// Confluent's trailer on every incompatibility report.
@@ -385,7 +387,9 @@ impl Registry {
                 config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
             let history = self.history(&versions).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-            if let Some(VersionFailure { index, problems }) = check_level_with(level, parsed, &previous, &check_options(&config)) {
+            if let Some(VersionFailure { index, problems }) =
+                check_level_with(level, parsed, &previous, &check_options(&config))
+            {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
                 return Err(RegistryError::new(

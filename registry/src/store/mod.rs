@@ -3,6 +3,7 @@
 //! The registry's rules live in the service layer; a store keeps rows and makes
 //! each write one transaction. Methods are named `<resource>_<verb>`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -141,6 +142,12 @@ impl ConfigRecord {
 pub trait Store: Send + Sync + 'static {
     /// Whether storage answers.
     async fn ping(&self) -> Result<()>;
+
+    /// Writes committed by other processes sharing this storage, as they happen
+    /// (`None` when nothing else can write to it). Each message names the kind of write.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
 
     /// Every version of a subject, soft-deleted ones included, ascending.
     async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>>;
