@@ -560,7 +560,7 @@ impl<'a> Diff<'a> {
             (None | Some(Value::Bool(true)), Some(Value::Bool(false))) => {
                 self.report("ADDITIONAL_PROPERTIES_REMOVED", &format!("{path}/additionalProperties"));
             }
-            (None | Some(Value::Bool(true)), Some(update)) if update.is_object() => {
+            (None | Some(Value::Bool(true)), Some(update)) if update.as_object().is_some_and(|m| !m.is_empty()) => {
                 self.report("ADDITIONAL_PROPERTIES_NARROWED", &format!("{path}/additionalProperties"));
             }
             (Some(original), Some(update)) if original.is_object() && update.is_object() => {
@@ -653,7 +653,9 @@ impl<'a> Diff<'a> {
                     (None | Some(Value::Bool(true)), Some(Value::Bool(false))) => {
                         self.report("ADDITIONAL_ITEMS_REMOVED", &format!("{path}/additionalItems"));
                     }
-                    (None | Some(Value::Bool(true)), Some(update)) if update.is_object() => {
+                    (None | Some(Value::Bool(true)), Some(update))
+                        if update.as_object().is_some_and(|m| !m.is_empty()) =>
+                    {
                         self.report("ADDITIONAL_ITEMS_NARROWED", &format!("{path}/additionalItems"));
                     }
                     _ => {}

@@ -51,10 +51,7 @@ fn every_confluent_protobuf_rule_has_a_fixture_and_a_compatible_counter_example(
 
 #[test]
 fn every_incompatible_json_schema_rule_has_a_fixture_and_a_compatible_counter_example() {
-    let dir = fixtures("json");
     for rule in stele_compat::json::RULES.iter().filter(|r| !r.compatible) {
-        if dir.join(rule.id).is_dir() {
-            run_rule("json", SchemaType::Json, "json", rule.id);
-        }
+        run_rule("json", SchemaType::Json, "json", rule.id);
     }
 }

@@ -101,3 +101,61 @@ fn payloads_are_validated_with_their_paths() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].starts_with("/age"), "{errors:?}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use stele_compat::level::check_level;
+    use stele_compat::{CompatibilityLevel, SchemaType, parse};
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(json!({"type": "string"})),
+            Just(json!({"type": "integer", "minimum": 0})),
+            Just(json!({"type": "number"})),
+            Just(json!({"type": "boolean"})),
+            Just(json!({"type": "string", "maxLength": 10})),
+            Just(json!({"enum": ["a", "b"]})),
+            Just(json!({"type": ["string", "null"]})),
+        ]
+    }
+
+    fn schema() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                (proptest::collection::btree_map("[a-d]", inner.clone(), 0..4), any::<bool>()).prop_map(
+                    |(properties, closed)| {
+                        let mut schema = json!({"type": "object", "properties": properties});
+                        if closed {
+                            schema["additionalProperties"] = json!(false);
+                        }
+                        schema
+                    }
+                ),
+                inner.clone().prop_map(|items| json!({"type": "array", "items": items})),
+                proptest::collection::vec(inner, 1..3).prop_map(|branches| json!({"oneOf": branches})),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn any_schema_is_compatible_with_itself_at_every_level(value in schema()) {
+            let parsed = parse(SchemaType::Json, &value.to_string(), &[], false).expect("generated schemas are valid");
+            for level in CompatibilityLevel::ALL {
+                prop_assert!(check_level(level, &parsed, &[&parsed]).is_none(), "{level} {value}");
+            }
+        }
+
+        #[test]
+        fn the_checker_never_panics_on_generated_pairs(a in schema(), b in schema()) {
+            let a = parse(SchemaType::Json, &a.to_string(), &[], false).expect("valid");
+            let b = parse(SchemaType::Json, &b.to_string(), &[], false).expect("valid");
+            for level in CompatibilityLevel::ALL {
+                let _ = stele_compat::level::check_pair(level, &a, &b);
+            }
+        }
+    }
+}
