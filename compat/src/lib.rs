@@ -10,10 +10,12 @@
 //! - [`finding`]: the [`Incompatibility`] every checker reports.
 
 pub mod avro;
+pub mod contract;
 pub mod docs;
 pub mod finding;
 pub mod json;
 pub mod level;
+pub mod payload;
 pub mod protobuf;
 pub mod schema;
 

@@ -71,7 +71,7 @@ fn kind_group(field: &FieldDescriptor) -> &'static str {
 }
 
 /// Scalar types within one group share a wire encoding and may replace each other.
-fn scalar_group(kind: &Kind) -> &'static str {
+pub(super) fn scalar_group(kind: &Kind) -> &'static str {
     match kind {
         Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Bool | Kind::Enum(_) => "GENERAL_NUMBER",
         Kind::Sint32 | Kind::Sint64 => "SIGNED_NUMBER",

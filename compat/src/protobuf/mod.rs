@@ -252,3 +252,8 @@ pub(crate) fn scalar_name(ty: Type) -> &'static str {
         Type::Sint64 => "sint64",
     }
 }
+
+/// Whether two scalar kinds share a wire encoding (Confluent's scalar groups).
+pub(crate) fn same_wire_group(a: &prost_reflect::Kind, b: &prost_reflect::Kind) -> bool {
+    confluent::scalar_group(a) == confluent::scalar_group(b)
+}

@@ -5,6 +5,7 @@
 //! router and the list [`ROUTES`] that the `OpenAPI` test holds the spec to.
 
 mod compatibility;
+mod contracts;
 mod root;
 mod schemas;
 mod settings;
@@ -97,6 +98,10 @@ routes! {
     post "/compatibility/subjects/{subject}/versions" => compatibility::against_history;
     post "/compatibility/subjects/{subject}/versions/{version}" => compatibility::against_version;
     post "/stele/v1/compatibility/subjects/{subject}/versions" => compatibility::report;
+    get "/stele/v1/subjects/{subject}/consumers" => contracts::list;
+    get "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::get;
+    put "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::publish;
+    delete "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::delete;
     get "/config" => settings::get_config;
     put "/config" => settings::put_config;
     delete "/config" => settings::delete_config;

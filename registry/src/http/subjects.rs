@@ -8,11 +8,27 @@ use serde::Serialize;
 use super::wire::{Params, register_request};
 use super::{AppState, PathParams, ok, parse_body, raw};
 use crate::error::{RegistryError, Result};
-use crate::service::{ListFilter, RegisterOutcome, SchemaFormat, VersionSelector};
+use crate::service::{ListFilter, SchemaFormat, SchemaView, VersionSelector};
 
 #[derive(Serialize)]
 struct IdOnly {
     id: i64,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Registered<'a> {
+    Id(IdOnly),
+    Full(&'a SchemaView),
+}
+
+/// Stele adds `warnings` only when a consumer contract breaks under WARN.
+#[derive(Serialize)]
+struct WithWarnings<'a> {
+    #[serde(flatten)]
+    body: Registered<'a>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
 }
 
 fn filter(params: &Params) -> ListFilter {
@@ -50,10 +66,12 @@ pub async fn register(
     let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    match state.registry.register(&subject, request, params.flag("normalize")).await? {
-        RegisterOutcome::Id(id) => Ok(ok(&IdOnly { id })),
-        RegisterOutcome::Full(view) => Ok(ok(view.as_ref())),
-    }
+    let outcome = state.registry.register(&subject, request, params.flag("normalize")).await?;
+    let body = match &outcome.view {
+        Some(view) => Registered::Full(view),
+        None => Registered::Id(IdOnly { id: outcome.id }),
+    };
+    Ok(ok(&WithWarnings { body, warnings: &outcome.warnings }))
 }
 
 pub async fn lookup(

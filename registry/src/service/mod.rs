@@ -18,6 +18,7 @@
 //! given and reports a conflict, and the service then starts over.
 
 mod config;
+mod contracts;
 mod delete;
 mod read;
 mod register;
@@ -34,6 +35,7 @@ use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
 use crate::subject::{DEFAULT_CONTEXT, Subject};
 
 pub use config::{ConfigUpdate, Mode};
+pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
 pub use read::{ListFilter, SchemaFormat, SchemaView, VersionSelector};
 pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
 

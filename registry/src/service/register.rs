@@ -27,11 +27,13 @@ pub struct RegisterRequest {
 
 /// What a registration answers.
 #[derive(Debug, Clone)]
-pub enum RegisterOutcome {
-    /// Confluent 7.x's usual answer: the id alone.
-    Id(i64),
-    /// The whole schema, when the stored form differs from the request's (metadata).
-    Full(Box<SchemaView>),
+pub struct RegisterOutcome {
+    pub id: i64,
+    /// The whole schema, when the stored form differs from the request's
+    /// (metadata); Confluent 7.x answers the id alone otherwise.
+    pub view: Option<Box<SchemaView>>,
+    /// Consumers that cannot read the schema (consumer contracts under WARN).
+    pub warnings: Vec<String>,
 }
 
 /// A compatibility check's answer.
@@ -263,19 +265,18 @@ impl Registry {
             && request.metadata.is_none()
             && let Some(id) = self.reregister.read().get(key)
         {
-            return Ok(RegisterOutcome::Id(*id));
+            return Ok(RegisterOutcome { id: *id, view: None, warnings: Vec::new() });
         }
         let _guard = self.write_lock.lock().await;
         for _attempt in 0..16 {
             let outcome = self.register_once(&subject, &request, normalize_param).await?;
-            if let Some((id, stored_version, full)) = outcome {
-                if let Some(key) = cache_key {
+            if let Some((id, stored_version, full, warnings)) = outcome {
+                // A registration some consumer cannot read is not cached: the warning must repeat.
+                if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
                     self.reregister.write().insert(key, id);
                 }
-                return Ok(match full {
-                    Some(view) => RegisterOutcome::Full(Box::new(SchemaView { version: Some(stored_version), ..view })),
-                    None => RegisterOutcome::Id(id),
-                });
+                let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
+                return Ok(RegisterOutcome { id, view, warnings });
             }
         }
         Err(RegistryError::Internal(format!("registration under {subject} kept conflicting with other writers")))
@@ -287,7 +288,7 @@ impl Registry {
         subject: &Subject,
         request: &RegisterRequest,
         normalize_param: bool,
-    ) -> Result<Option<(i64, i32, Option<SchemaView>)>> {
+    ) -> Result<Option<(i64, i32, Option<SchemaView>, Vec<String>)>> {
         let mode = self.effective_mode(subject).await?;
         let context = &subject.context;
         if mode.is_read_only() {
@@ -331,7 +332,7 @@ impl Registry {
                         && record.schema == prepared.text
                         && record.references == prepared.references);
                 if equivalent && request.id.is_none_or(|id| id == record.id) {
-                    return Ok(Some((record.id, version.version, None)));
+                    return Ok(Some((record.id, version.version, None, Vec::new())));
                 }
             }
         }
@@ -379,7 +380,7 @@ impl Registry {
         for version in &live {
             let record = self.record_of(version).await?;
             if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((record.id, version.version, view(record.id, version.version))));
+                return Ok(Some((record.id, version.version, view(record.id, version.version), Vec::new())));
             }
         }
         if !importing && let Some(parsed) = &prepared.parsed {
@@ -400,6 +401,33 @@ impl Registry {
                         messages.join(", ")
                     ),
                 ));
+            }
+        }
+        // Consumer contracts: refuse (ENFORCE) or report (WARN) a schema a
+        // declared consumer cannot read. This applies under every level, NONE
+        // included, where it is the only check.
+        let mut warnings = Vec::new();
+        let enforcement = super::Enforcement::parse(config.consumer_contracts.as_deref());
+        if enforcement != super::Enforcement::Off
+            && let Some(parsed) = &prepared.parsed
+        {
+            let findings = self.contract_findings(subject, parsed).await?;
+            if !findings.is_empty() {
+                let sentences: Vec<String> = findings.iter().map(super::ContractFinding::sentence).collect();
+                if enforcement == super::Enforcement::Enforce {
+                    return Err(RegistryError::new(
+                        ErrorCode::Incompatible,
+                        format!(
+                            "Schema being registered is incompatible with registered consumers of subject \"{}\", details: [{}]",
+                            subject.qualified(),
+                            sentences.join(", ")
+                        ),
+                    ));
+                }
+                for sentence in &sentences {
+                    tracing::warn!(subject.name = %subject, "registering a schema a consumer cannot read: {sentence}");
+                }
+                warnings = sentences;
             }
         }
         let reference_targets = prepared
@@ -423,7 +451,7 @@ impl Registry {
         match self.store.version_insert(new).await? {
             InsertOutcome::Inserted { id, version } => {
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
-                Ok(Some((id, version, view(id, version))))
+                Ok(Some((id, version, view(id, version), warnings)))
             }
             InsertOutcome::Conflict => Ok(None),
             InsertOutcome::IdTaken => Err(RegistryError::not_permitted(format!(

@@ -82,6 +82,28 @@ pub enum InsertOutcome {
     VersionTaken,
 }
 
+/// A consumer's contract on a subject: the schema it reads with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractRecord {
+    pub subject: String,
+    pub consumer: String,
+    #[serde(serialize_with = "schema_type_name")]
+    pub schema_type: SchemaType,
+    pub schema: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_version: Option<String>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn schema_type_name<S: serde::Serializer>(value: &SchemaType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_str())
+}
+
 /// A scope's stored configuration. Unset fields inherit from the parent scope.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,6 +198,14 @@ pub trait Store: Send + Sync + 'static {
     async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>>;
     async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()>;
     async fn config_delete(&self, scope: &str) -> Result<()>;
+
+    /// Writes a contract, keeping its creation time when it exists.
+    async fn contract_put(&self, contract: &ContractRecord) -> Result<()>;
+    async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>>;
+    /// A subject's contracts, by consumer name.
+    async fn contracts_list(&self, subject: &str) -> Result<Vec<ContractRecord>>;
+    /// Whether there was one to delete.
+    async fn contract_delete(&self, subject: &str, consumer: &str) -> Result<bool>;
 
     async fn mode_get(&self, scope: &str) -> Result<Option<String>>;
     async fn mode_put(&self, scope: &str, mode: &str) -> Result<()>;

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Transaction};
 use stele_compat::SchemaType;
 use tokio::sync::broadcast;
 
-use super::{ConfigRecord, InsertOutcome, NewVersion, SchemaRecord, Store, VersionRecord};
+use super::{ConfigRecord, ContractRecord, InsertOutcome, NewVersion, SchemaRecord, Store, VersionRecord};
 use crate::error::{RegistryError, Result};
 use crate::subject::Subject;
 
@@ -83,6 +83,44 @@ impl TryFrom<SchemaRow> for SchemaRecord {
         })
     }
 }
+
+#[derive(FromRow)]
+struct ContractRow {
+    subject: String,
+    consumer: String,
+    schema_type: String,
+    schema_text: String,
+    references_json: String,
+    consumer_version: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ContractRow> for ContractRecord {
+    type Error = RegistryError;
+
+    fn try_from(row: ContractRow) -> Result<Self> {
+        let corrupt = |what: &str| {
+            RegistryError::Internal(format!(
+                "stored contract of {} on {} has a corrupt {what}",
+                row.consumer, row.subject
+            ))
+        };
+        Ok(ContractRecord {
+            schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
+            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
+            subject: row.subject,
+            consumer: row.consumer,
+            schema: row.schema_text,
+            consumer_version: row.consumer_version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const CONTRACT_COLUMNS: &str =
+    "subject, consumer, schema_type, schema_text, references_json, consumer_version, created_at, updated_at";
 
 const VERSION_COLUMNS: &str = "subject, context, version, schema_id, deleted";
 const SCHEMA_COLUMNS: &str =
@@ -412,6 +450,58 @@ impl Store for PostgresStore {
         notify(&mut tx, "config").await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn contract_put(&self, contract: &ContractRecord) -> Result<()> {
+        let references =
+            serde_json::to_string(&contract.references).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO contracts (subject, consumer, schema_type, schema_text, references_json, consumer_version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (subject, consumer) DO UPDATE SET schema_type = EXCLUDED.schema_type, \
+             schema_text = EXCLUDED.schema_text, references_json = EXCLUDED.references_json, \
+             consumer_version = EXCLUDED.consumer_version, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(&contract.subject)
+        .bind(&contract.consumer)
+        .bind(contract.schema_type.as_str())
+        .bind(&contract.schema)
+        .bind(references)
+        .bind(&contract.consumer_version)
+        .bind(contract.created_at)
+        .bind(contract.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>> {
+        let row: Option<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 AND consumer = $2"
+        )))
+        .bind(subject)
+        .bind(consumer)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn contracts_list(&self, subject: &str) -> Result<Vec<ContractRecord>> {
+        let rows: Vec<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 ORDER BY consumer"
+        )))
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn contract_delete(&self, subject: &str, consumer: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM contracts WHERE subject = $1 AND consumer = $2")
+            .bind(subject)
+            .bind(consumer)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn mode_get(&self, scope: &str) -> Result<Option<String>> {
