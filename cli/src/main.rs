@@ -79,18 +79,30 @@ enum Command {
     Delete(commands::registry::DeleteOpts),
     /// Explain a compatibility rule: what it checks, why it breaks consumers, the alternative.
     Explain(commands::explain::ExplainOpts),
+    /// Register the schemas a service produces and publish the contracts of what it consumes (stele.toml).
+    Publish(commands::contracts::PublishOpts),
+    /// Check a service's manifest in CI: schemas parse, pass their rules, every consumer can read them, examples validate.
+    Verify(commands::contracts::ManifestOpts),
 }
 
 /// What a command concluded.
 enum Outcome {
     Ok,
     Incompatible,
+    /// A check could not run (reported in the output).
+    Failed,
 }
 
 fn report(checks: Vec<report::Check>, format: Format) -> anyhow::Result<Outcome> {
     let report = Report::new(checks);
     output::print(&report.render(format, output::color()))?;
-    Ok(if report.compatible { Outcome::Ok } else { Outcome::Incompatible })
+    Ok(if report.checks.iter().any(|c| c.error.is_some()) {
+        Outcome::Failed
+    } else if report.compatible {
+        Outcome::Ok
+    } else {
+        Outcome::Incompatible
+    })
 }
 
 fn run(cli: &Cli) -> anyhow::Result<Outcome> {
@@ -113,6 +125,8 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Explain(opts) => commands::explain::run(opts).map(|()| Outcome::Ok),
         Command::Check(opts) => report(vec![commands::check::run(&client()?, opts)?], cli.global.format),
         Command::Diff(opts) => report(vec![commands::diff::run(opts)?], cli.global.format),
+        Command::Publish(opts) => commands::contracts::publish(&client()?, opts).map(|()| Outcome::Ok),
+        Command::Verify(opts) => report(commands::contracts::verify(&client()?, opts)?, cli.global.format),
     }
 }
 
@@ -127,6 +141,7 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Incompatible) => ExitCode::from(1),
+        Ok(Outcome::Failed) => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

@@ -20,12 +20,12 @@ pub enum Format {
 }
 
 /// One reason a change breaks consumers.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
     pub rule: String,
     pub path: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub line: Option<usize>,
 }
 

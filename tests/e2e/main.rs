@@ -3,4 +3,5 @@
 mod cli;
 mod clients;
 mod conformance;
+mod contracts;
 mod replicas;

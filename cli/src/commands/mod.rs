@@ -1,6 +1,7 @@
 //! One module per subcommand, each with `run`.
 
 pub mod check;
+pub mod contracts;
 pub mod diff;
 pub mod explain;
 pub mod registry;
@@ -14,7 +15,8 @@ use serde_json::{Value, json};
 use stele_compat::SchemaType;
 
 /// A schema type flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TypeArg {
     Avro,
     Protobuf,

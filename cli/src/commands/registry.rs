@@ -114,6 +114,9 @@ pub struct ConfigOpts {
     /// Set the compatibility level (NONE, BACKWARD, FORWARD, FULL and their _TRANSITIVE forms).
     #[arg(long, value_name = "LEVEL")]
     set: Option<String>,
+    /// Set how registration treats consumer contracts: ENFORCE, WARN or OFF.
+    #[arg(long, value_name = "MODE")]
+    consumer_contracts: Option<String>,
 }
 
 fn scope_path(kind: &str, subject: Option<&String>) -> String {
@@ -124,6 +127,9 @@ pub fn config(client: &Client, opts: &ConfigOpts) -> anyhow::Result<()> {
     let path = scope_path("config", opts.subject.as_ref());
     if let Some(level) = &opts.set {
         client.send(&reqwest::Method::PUT, &path, Some(&json!({"compatibility": level})))?;
+    }
+    if let Some(mode) = &opts.consumer_contracts {
+        client.send(&reqwest::Method::PUT, &path, Some(&json!({"consumerContracts": mode})))?;
     }
     let config: Value = client.get(&format!("{path}?defaultToGlobal=true"))?;
     println(config["compatibilityLevel"].as_str().unwrap_or("BACKWARD"))

@@ -100,6 +100,7 @@ pub struct ContractRecord {
     pub updated_at: i64,
 }
 
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with passes a reference")]
 fn schema_type_name<S: serde::Serializer>(value: &SchemaType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(value.as_str())
 }
