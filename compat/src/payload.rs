@@ -126,7 +126,8 @@ fn avro_value(avro: &Avro, node: &Node, value: &Value, path: &str, problems: &mu
                             Some(item) => avro_value(avro, &field.ty, item, &field_path, problems, depth + 1),
                             None if field.default.is_some() => {}
                             None => {
-                                problems.push(format!("{field_path}: missing field {} (it has no default)", field.name));
+                                problems
+                                    .push(format!("{field_path}: missing field {} (it has no default)", field.name));
                             }
                         }
                     }

@@ -4,6 +4,7 @@
 //! each write one transaction. Methods are named `<resource>_<verb>`.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -2,15 +2,14 @@
 //! See the migration's header for how concurrent registrations stay
 //! consistent; every committed write NOTIFYs `stele_changes`.
 
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use sqlx::{AssertSqlSafe, FromRow, PgPool, Postgres, Transaction};
-use stele_compat::SchemaType;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use tokio::sync::broadcast;
 
+use super::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
 use super::{ConfigRecord, ContractRecord, InsertOutcome, NewVersion, SchemaRecord, Store, VersionRecord};
 use crate::error::{RegistryError, Result};
 use crate::subject::Subject;
@@ -22,109 +21,6 @@ pub struct PostgresStore {
     pool: PgPool,
     changes: broadcast::Sender<String>,
 }
-
-#[derive(FromRow)]
-struct VersionRow {
-    subject: String,
-    context: String,
-    version: i32,
-    schema_id: i64,
-    deleted: bool,
-}
-
-impl From<VersionRow> for VersionRecord {
-    fn from(row: VersionRow) -> Self {
-        VersionRecord {
-            subject: row.subject,
-            context: row.context,
-            version: row.version,
-            schema_id: row.schema_id,
-            deleted: row.deleted,
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct SchemaRow {
-    context: String,
-    id: i64,
-    fingerprint: String,
-    schema_type: String,
-    schema_text: String,
-    references_json: String,
-    metadata_json: Option<String>,
-    rule_set_json: Option<String>,
-}
-
-impl TryFrom<SchemaRow> for SchemaRecord {
-    type Error = RegistryError;
-
-    fn try_from(row: SchemaRow) -> Result<Self> {
-        let corrupt = |what: &str| RegistryError::Internal(format!("stored schema {} has a corrupt {what}", row.id));
-        Ok(SchemaRecord {
-            schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
-            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
-            metadata: row
-                .metadata_json
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|_| corrupt("metadata"))?,
-            rule_set: row
-                .rule_set_json
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|_| corrupt("rule set"))?,
-            context: row.context,
-            id: row.id,
-            fingerprint: row.fingerprint,
-            schema: row.schema_text,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct ContractRow {
-    subject: String,
-    consumer: String,
-    schema_type: String,
-    schema_text: String,
-    references_json: String,
-    consumer_version: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<ContractRow> for ContractRecord {
-    type Error = RegistryError;
-
-    fn try_from(row: ContractRow) -> Result<Self> {
-        let corrupt = |what: &str| {
-            RegistryError::Internal(format!(
-                "stored contract of {} on {} has a corrupt {what}",
-                row.consumer, row.subject
-            ))
-        };
-        Ok(ContractRecord {
-            schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
-            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
-            subject: row.subject,
-            consumer: row.consumer,
-            schema: row.schema_text,
-            consumer_version: row.consumer_version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-const CONTRACT_COLUMNS: &str =
-    "subject, consumer, schema_type, schema_text, references_json, consumer_version, created_at, updated_at";
-
-const VERSION_COLUMNS: &str = "subject, context, version, schema_id, deleted";
-const SCHEMA_COLUMNS: &str =
-    "context, id, fingerprint, schema_type, schema_text, references_json, metadata_json, rule_set_json";
 
 fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)

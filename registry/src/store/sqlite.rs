@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, FromRow, Row, SqlitePool};
-use stele_compat::SchemaType;
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
+use super::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
 use super::{ConfigRecord, ContractRecord, InsertOutcome, NewVersion, SchemaRecord, Store, VersionRecord};
 use crate::error::{RegistryError, Result};
 use crate::subject::Subject;
@@ -21,109 +21,6 @@ use crate::subject::Subject;
 pub struct SqliteStore {
     pool: SqlitePool,
 }
-
-#[derive(FromRow)]
-struct VersionRow {
-    subject: String,
-    context: String,
-    version: i64,
-    schema_id: i64,
-    deleted: i64,
-}
-
-impl From<VersionRow> for VersionRecord {
-    fn from(row: VersionRow) -> Self {
-        VersionRecord {
-            subject: row.subject,
-            context: row.context,
-            version: row.version as i32,
-            schema_id: row.schema_id,
-            deleted: row.deleted != 0,
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct SchemaRow {
-    context: String,
-    id: i64,
-    fingerprint: String,
-    schema_type: String,
-    schema_text: String,
-    references_json: String,
-    metadata_json: Option<String>,
-    rule_set_json: Option<String>,
-}
-
-impl TryFrom<SchemaRow> for SchemaRecord {
-    type Error = RegistryError;
-
-    fn try_from(row: SchemaRow) -> Result<Self> {
-        let corrupt = |what: &str| RegistryError::Internal(format!("stored schema {} has a corrupt {what}", row.id));
-        Ok(SchemaRecord {
-            schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
-            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
-            metadata: row
-                .metadata_json
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|_| corrupt("metadata"))?,
-            rule_set: row
-                .rule_set_json
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|_| corrupt("rule set"))?,
-            context: row.context,
-            id: row.id,
-            fingerprint: row.fingerprint,
-            schema: row.schema_text,
-        })
-    }
-}
-
-#[derive(FromRow)]
-struct ContractRow {
-    subject: String,
-    consumer: String,
-    schema_type: String,
-    schema_text: String,
-    references_json: String,
-    consumer_version: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<ContractRow> for ContractRecord {
-    type Error = RegistryError;
-
-    fn try_from(row: ContractRow) -> Result<Self> {
-        let corrupt = |what: &str| {
-            RegistryError::Internal(format!(
-                "stored contract of {} on {} has a corrupt {what}",
-                row.consumer, row.subject
-            ))
-        };
-        Ok(ContractRecord {
-            schema_type: SchemaType::from_str(&row.schema_type).map_err(|_| corrupt("type"))?,
-            references: serde_json::from_str(&row.references_json).map_err(|_| corrupt("reference list"))?,
-            subject: row.subject,
-            consumer: row.consumer,
-            schema: row.schema_text,
-            consumer_version: row.consumer_version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-const CONTRACT_COLUMNS: &str =
-    "subject, consumer, schema_type, schema_text, references_json, consumer_version, created_at, updated_at";
-
-const VERSION_COLUMNS: &str = "subject, context, version, schema_id, deleted";
-const SCHEMA_COLUMNS: &str =
-    "context, id, fingerprint, schema_type, schema_text, references_json, metadata_json, rule_set_json";
 
 fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
