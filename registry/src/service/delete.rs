@@ -51,6 +51,7 @@ impl Registry {
 
     /// `DELETE /subjects/{s}`: the versions deleted.
     pub async fn subject_delete(&self, raw_subject: &str, permanent: bool) -> Result<Vec<i32>> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
         self.ensure_writable(&subject).await?;
@@ -94,6 +95,7 @@ impl Registry {
 
     /// `DELETE /subjects/{s}/versions/{v}`: the version deleted.
     pub async fn version_delete(&self, raw_subject: &str, selector: VersionSelector, permanent: bool) -> Result<i32> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
         self.ensure_writable(&subject).await?;

@@ -67,6 +67,8 @@ pub struct Registry {
     reregister: RwLock<HashMap<ReregisterKey, i64>>,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
     id_bodies: RwLock<HashMap<String, HashMap<i64, bytes::Bytes>>>,
+    /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
+    aliases: RwLock<HashMap<String, Option<String>>>,
 }
 
 impl Registry {
@@ -79,6 +81,7 @@ impl Registry {
             parsed: RwLock::new(HashMap::new()),
             reregister: RwLock::new(HashMap::new()),
             id_bodies: RwLock::new(HashMap::new()),
+            aliases: RwLock::new(HashMap::new()),
         }
     }
 
@@ -89,6 +92,19 @@ impl Registry {
     /// Forgets answers a write may have changed.
     fn invalidate_after_write(&self) {
         self.reregister.write().clear();
+        self.aliases.write().clear();
+    }
+
+    /// The subject a path's subject stands for: its config's `alias` if it has
+    /// one (one level, as written), else itself. Config and mode paths are not aliased.
+    pub async fn resolve_alias(&self, raw_subject: &str) -> Result<String> {
+        let qualified = Subject::parse(raw_subject).qualified();
+        if let Some(alias) = self.aliases.read().get(&qualified) {
+            return Ok(alias.clone().unwrap_or_else(|| raw_subject.to_owned()));
+        }
+        let alias = self.store.config_get(&qualified).await?.and_then(|c| c.alias).filter(|a| !a.is_empty());
+        self.aliases.write().insert(qualified, alias.clone());
+        Ok(alias.unwrap_or_else(|| raw_subject.to_owned()))
     }
 
     /// Another process sharing the storage wrote (`kind` says what). A new
@@ -101,6 +117,7 @@ impl Registry {
             return;
         }
         self.reregister.write().clear();
+        self.aliases.write().clear();
         if kind != "config" && kind != "mode" {
             self.id_bodies.write().clear();
             self.records.write().clear();

@@ -170,6 +170,7 @@ impl Registry {
         selector: VersionSelector,
         include_deleted: bool,
     ) -> Result<(VersionRecord, Arc<SchemaRecord>)> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let (_, versions) = self.versions_with_fallback(&Subject::parse(raw_subject)).await?;
         let has_live = versions.iter().any(|v| !v.deleted);
         if versions.is_empty() || (!has_live && !include_deleted) {
@@ -198,6 +199,7 @@ impl Registry {
 
     /// `GET /subjects/{s}/versions`.
     pub async fn versions_list(&self, raw_subject: &str, filter: ListFilter) -> Result<Vec<i32>> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
         let visible: Vec<i32> = versions.iter().filter(|v| filter.keeps(v.deleted)).map(|v| v.version).collect();
         let exists =
@@ -277,6 +279,11 @@ impl Registry {
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
     /// hot path, answered from memory after the first read.
     pub async fn schema_json(&self, id: i64, subject: Option<&str>) -> Result<bytes::Bytes> {
+        let resolved = match subject {
+            Some(s) => Some(self.resolve_alias(s).await?),
+            None => None,
+        };
+        let subject = resolved.as_deref();
         let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| {
             std::borrow::Cow::Owned(Subject::parse(s).context)
         });
@@ -373,6 +380,7 @@ impl Registry {
         raw_subject: &str,
         pairs: &[(String, String)],
     ) -> Result<Option<SchemaView>> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
         if !versions.iter().any(|v| !v.deleted) {
             return Err(RegistryError::subject_not_found(raw_subject));

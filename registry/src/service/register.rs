@@ -251,7 +251,7 @@ impl Registry {
         request: RegisterRequest,
         normalize_param: bool,
     ) -> Result<RegisterOutcome> {
-        let subject = Subject::parse_for_write(raw_subject)?;
+        let subject = Subject::parse_for_write(&self.resolve_alias(raw_subject).await?)?;
         let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
             subject: subject.qualified(),
             schema_type: request.schema_type.clone(),
@@ -474,6 +474,7 @@ impl Registry {
         normalize_param: bool,
         include_deleted: bool,
     ) -> Result<SchemaView> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let config = self.effective_config(Some(&subject)).await?;
         let normalize = normalize_param || config.normalize.unwrap_or(false);
@@ -521,6 +522,7 @@ impl Registry {
         request: RegisterRequest,
         normalize_param: bool,
     ) -> Result<CompatibilityVerdict> {
+        let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let config = self.effective_config(Some(&subject)).await?;
         let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
