@@ -213,6 +213,9 @@ impl Registry {
                 if default_to_global {
                     return self.effective_mode(&parsed).await;
                 }
+                if let Some(global) = self.global_override().await? {
+                    return Ok(global);
+                }
                 match self.store.mode_get(&scope_of(subject)).await? {
                     Some(mode) => mode.parse(),
                     None => Err(RegistryError::new(
@@ -276,9 +279,15 @@ impl Registry {
     pub async fn mode_delete(&self, subject: &str) -> Result<Mode> {
         let scope = scope_of(Some(subject));
         let _guard = self.write_lock.lock().await;
-        let previous = self.store.mode_get(&scope).await?.ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let own = self.store.mode_get(&scope).await?;
+        let previous = match (self.global_override().await?, own) {
+            // Under a global READONLY_OVERRIDE Confluent answers the mode in force.
+            (Some(global), _) => global,
+            (None, Some(own)) => own.parse()?,
+            (None, None) => return Err(RegistryError::subject_not_found(subject)),
+        };
         self.store.mode_delete(&scope).await?;
         self.invalidate_after_write();
-        previous.parse()
+        Ok(previous)
     }
 }

@@ -245,6 +245,9 @@ impl Registry {
 
     /// The mode that applies to `subject`: its own, its context's, the global one, READWRITE.
     pub async fn effective_mode(&self, subject: &Subject) -> Result<Mode> {
+        if let Some(global) = self.global_override().await? {
+            return Ok(global);
+        }
         let mut scopes = Vec::new();
         if !subject.name.is_empty() {
             scopes.push(subject.qualified());
@@ -257,6 +260,18 @@ impl Registry {
             }
         }
         Ok(Mode::ReadWrite)
+    }
+
+    /// READONLY_OVERRIDE set at the top level wins over every subject and context mode.
+    pub async fn global_override(&self) -> Result<Option<Mode>> {
+        for scope in ["", GLOBAL_SCOPE] {
+            if let Some(mode) = self.store.mode_get(scope).await?
+                && mode.parse::<Mode>().is_ok_and(|m| m == Mode::ReadOnlyOverride)
+            {
+                return Ok(Some(Mode::ReadOnlyOverride));
+            }
+        }
+        Ok(None)
     }
 
     /// A subject's versions; a bare subject with none in the default context is

@@ -213,13 +213,27 @@ impl Registry {
     }
 
     /// The parsed schemas of the live versions (oldest first) that a check compares against.
+    /// With `group` (config `compatibilityGroup`: a metadata property and the
+    /// new schema's value of it), only versions with the same value take part.
     async fn history(
         &self,
         versions: &[VersionRecord],
+        group: Option<(&str, Option<&str>)>,
     ) -> Result<Vec<(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)>> {
         let mut history = Vec::new();
         for version in versions.iter().filter(|v| !v.deleted) {
             let record = self.record_of(version).await?;
+            if let Some((property, value)) = group {
+                let theirs = record
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("properties"))
+                    .and_then(|p| p.get(property))
+                    .and_then(Value::as_str);
+                if theirs != value {
+                    continue;
+                }
+            }
             let parsed = self.parsed_of(&record).await?;
             history.push((version.clone(), record, parsed));
         }
@@ -386,7 +400,13 @@ impl Registry {
         if !importing && let Some(parsed) = &prepared.parsed {
             let level =
                 config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
-            let history = self.history(&versions).await?;
+            let group_value = metadata
+                .as_ref()
+                .and_then(|m| m.get("properties"))
+                .and_then(|p| p.get(config.compatibility_group.as_deref().unwrap_or_default()))
+                .and_then(Value::as_str);
+            let group = config.compatibility_group.as_deref().map(|property| (property, group_value));
+            let history = self.history(&versions, group).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
             if let Some(VersionFailure { index, problems }) =
                 check_level_with(level, parsed, &previous, &check_options(&config))
@@ -541,7 +561,14 @@ impl Registry {
             CompatibilityVerdict { compatible: true, level, version: None, messages: Vec::new(), problems: Vec::new() };
         match selector {
             None => {
-                let history = self.history(&versions).await?;
+                let group_value = prepared
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("properties"))
+                    .and_then(|p| p.get(config.compatibility_group.as_deref().unwrap_or_default()))
+                    .and_then(Value::as_str);
+                let group = config.compatibility_group.as_deref().map(|property| (property, group_value));
+                let history = self.history(&versions, group).await?;
                 let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
                 Ok(match check_level_with(level, &parsed, &previous, &check_options(&config)) {
                     None => compatible,
