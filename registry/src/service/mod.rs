@@ -262,7 +262,7 @@ impl Registry {
         Ok(Mode::ReadWrite)
     }
 
-    /// READONLY_OVERRIDE set at the top level wins over every subject and context mode.
+    /// `READONLY_OVERRIDE` set at the top level wins over every subject and context mode.
     pub async fn global_override(&self) -> Result<Option<Mode>> {
         for scope in ["", GLOBAL_SCOPE] {
             if let Some(mode) = self.store.mode_get(scope).await?
