@@ -208,11 +208,19 @@ fn references(value: Option<&Value>) -> Result<Vec<Reference>, RegistryError> {
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Object(map) => Ok(Reference {
-                    name: string(map.get("name"))?.unwrap_or_default(),
-                    subject: string(map.get("subject"))?.unwrap_or_default(),
-                    version: integer(map.get("version"))?.unwrap_or(-1) as i32,
-                }),
+                Value::Object(map) => {
+                    let name = string(map.get("name"))?;
+                    let subject = string(map.get("subject"))?;
+                    let version = integer(map.get("version"))?;
+                    match (name, subject, version) {
+                        (Some(name), Some(subject), Some(version)) => {
+                            Ok(Reference { name, subject, version: version as i32 })
+                        }
+                        _ => Err(RegistryError::invalid_schema(
+                            "Invalid schema: a reference needs a name, a subject and a version (-1 for the latest)",
+                        )),
+                    }
+                }
                 Value::Null => Err(RegistryError::invalid_schema("Invalid schema: a reference is null")),
                 other => Err(not_constructible("SchemaReference", other)),
             })

@@ -450,6 +450,17 @@ impl Registry {
                 warnings = sentences;
             }
         }
+        // Confluent's identity ignores the type: the same text under another type
+        // would need the id of a schema of that other type.
+        if request.id.is_none()
+            && let Some(existing) = self.store.schema_find(&subject.context, &fingerprint).await?
+            && existing.schema_type != prepared.schema_type
+        {
+            return Err(RegistryError::not_permitted(format!(
+                "Overwrite new schema with id {} in context {} is not permitted.",
+                existing.id, subject.context
+            )));
+        }
         let reference_targets = prepared
             .references
             .iter()
