@@ -217,13 +217,28 @@ fn json_framework_errors(response: Response) -> Response {
 
 /// Confluent's transport rules, before routing: a body in a media type it
 /// does not accept is a 415; `/contexts/{ctx}/...` forms are rewritten.
-async fn transport(request: Request, next: Next) -> Response {
+async fn transport(mut request: Request, next: Next) -> Response {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let essence =
             content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if !ACCEPTED_TYPES.contains(&essence.as_str()) {
             return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type")
                 .into_response();
+        }
+    }
+    // JAX-RS collapses empty path segments: `/subjects/a//versions` is `/subjects/a/versions`.
+    if request.uri().path().contains("//") {
+        let mut path = request.uri().path().to_owned();
+        while path.contains("//") {
+            path = path.replace("//", "/");
+        }
+        let rewritten = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        match rewritten.parse::<Uri>() {
+            Ok(uri) => *request.uri_mut() = uri,
+            Err(_) => return wire::not_found().into_response(),
         }
     }
     if request.uri().path().starts_with("/contexts/") {

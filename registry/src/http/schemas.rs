@@ -8,7 +8,7 @@ use stele_compat::SchemaType;
 use super::wire::Params;
 use super::{AppState, PathParams, ok, parse_id, raw};
 use crate::error::Result;
-use crate::service::{ListFilter, SchemaFormat};
+use crate::service::{ListFilter, SchemaFormat, SchemaView};
 
 /// The `/schemas` page size when none, or one out of range, is asked for.
 const DEFAULT_PAGE: usize = 1000;
@@ -24,6 +24,10 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
     let offset = params.int("offset")?.unwrap_or(0).max(0) as usize;
     let limit =
         params.int("limit")?.filter(|l| *l > 0 && (*l as usize) <= DEFAULT_PAGE).map_or(DEFAULT_PAGE, |l| l as usize);
+    // Rule sets are not kept (see the README), so no schema has rules of any type.
+    if params.get("ruleType").is_some_and(|t| !t.is_empty()) {
+        return Ok(ok(&Vec::<SchemaView>::new()));
+    }
     let views = state.registry.schemas_list(&prefix, filter, params.flag("latestOnly"), offset, limit).await?;
     Ok(ok(&views))
 }

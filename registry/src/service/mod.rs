@@ -114,6 +114,8 @@ impl Registry {
     /// only dropped when ids may have gone.
     pub fn forget_cached(&self, kind: &str) {
         if kind == "version" {
+            // A new version can change what a re-registration inheriting metadata answers.
+            self.reregister.write().clear();
             return;
         }
         self.reregister.write().clear();

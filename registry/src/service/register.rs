@@ -262,9 +262,11 @@ impl Registry {
     pub async fn register(
         &self,
         raw_subject: &str,
-        request: RegisterRequest,
+        mut request: RegisterRequest,
         normalize_param: bool,
     ) -> Result<RegisterOutcome> {
+        // Jackson's default for an absent id is -1: a negative id is no id.
+        request.id = request.id.filter(|id| *id >= 0);
         let subject = Subject::parse_for_write(&self.resolve_alias(raw_subject).await?)?;
         let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
             subject: subject.qualified(),
@@ -311,7 +313,24 @@ impl Registry {
                 subject.name
             )));
         }
-        if request.id.is_some() && mode != Mode::Import {
+        if let Some(id) = request.id
+            && mode != Mode::Import
+        {
+            // Confluent answers a registration of an existing schema with its own id.
+            let already = self.store.schema_get(&subject.context, id).await?;
+            let versions = self.store.versions_list(subject).await?;
+            // (Only when it is the latest version, as the recorded answers show.)
+            if let Some(existing) = already
+                && versions.iter().rev().find(|v| !v.deleted).is_some_and(|v| v.schema_id == id)
+                && request.schema.as_deref().is_some_and(|text| {
+                    schema_type_of(request.schema_type.as_deref()).ok() == Some(existing.schema_type)
+                        && stele_compat::parse(existing.schema_type, text, &[], false)
+                            .is_ok_and(|p| p.canonical == existing.schema)
+                })
+            {
+                let version = versions.iter().rev().find(|v| !v.deleted && v.schema_id == id).map_or(0, |v| v.version);
+                return Ok(Some((id, version, None, Vec::new())));
+            }
             return Err(RegistryError::not_permitted(format!(
                 "Subject {} in context {context} is not in import mode",
                 subject.name
@@ -481,6 +500,9 @@ impl Registry {
         };
         match self.store.version_insert(new).await? {
             InsertOutcome::Inserted { id, version } => {
+                // What a re-registration answers can depend on the latest version (inherited metadata).
+                let qualified = subject.qualified();
+                self.reregister.write().retain(|key, _| key.subject != qualified);
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
                 Ok(Some((id, version, view(id, version), warnings)))
             }
@@ -518,6 +540,13 @@ impl Registry {
         let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
         if visible.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        // The exact stored form first (Confluent's hash lookup), then equivalent spellings.
+        for version in visible.iter().rev() {
+            let record = self.record_of(version).await?;
+            if record.fingerprint == prepared.fingerprint {
+                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
+            }
         }
         for version in visible.iter().rev() {
             let record = self.record_of(version).await?;
