@@ -153,6 +153,17 @@ fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
     }
 }
 
+/// Config `compatibilityGroup`: the metadata property that splits the history,
+/// and the new schema's value of it.
+fn compatibility_group<'a>(
+    config: &'a crate::store::ConfigRecord,
+    metadata: Option<&'a Value>,
+) -> Option<(&'a str, Option<&'a str>)> {
+    let property = config.compatibility_group.as_deref()?;
+    let value = metadata.and_then(|m| m.get("properties")).and_then(|p| p.get(property)).and_then(Value::as_str);
+    Some((property, value))
+}
+
 /// Confluent's trailer on every incompatibility report.
 fn level_message(level: CompatibilityLevel) -> String {
     format!("{{validateFields: 'false', compatibility: '{level}'}}")
@@ -419,13 +430,7 @@ impl Registry {
         if !importing && let Some(parsed) = &prepared.parsed {
             let level =
                 config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
-            let group_value = metadata
-                .as_ref()
-                .and_then(|m| m.get("properties"))
-                .and_then(|p| p.get(config.compatibility_group.as_deref().unwrap_or_default()))
-                .and_then(Value::as_str);
-            let group = config.compatibility_group.as_deref().map(|property| (property, group_value));
-            let history = self.history(&versions, group).await?;
+            let history = self.history(&versions, compatibility_group(&config, metadata.as_ref())).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
             if let Some(VersionFailure { index, problems }) =
                 check_level_with(level, parsed, &previous, &check_options(&config))
@@ -601,14 +606,7 @@ impl Registry {
             CompatibilityVerdict { compatible: true, level, version: None, messages: Vec::new(), problems: Vec::new() };
         match selector {
             None => {
-                let group_value = prepared
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("properties"))
-                    .and_then(|p| p.get(config.compatibility_group.as_deref().unwrap_or_default()))
-                    .and_then(Value::as_str);
-                let group = config.compatibility_group.as_deref().map(|property| (property, group_value));
-                let history = self.history(&versions, group).await?;
+                let history = self.history(&versions, compatibility_group(&config, prepared.metadata.as_ref())).await?;
                 let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
                 Ok(match check_level_with(level, &parsed, &previous, &check_options(&config)) {
                     None => compatible,
