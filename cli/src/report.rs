@@ -20,12 +20,12 @@ pub enum Format {
 }
 
 /// One reason a change breaks consumers.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
     pub rule: String,
     pub path: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
 }
 
@@ -225,10 +225,20 @@ fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Findings `(rule, path, message)` about `text`, each with the line its path
+/// points at where that can be found.
+pub fn located(text: &str, findings: impl IntoIterator<Item = (String, String, String)>) -> Vec<Finding> {
+    let json: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    findings
+        .into_iter()
+        .map(|(rule, path, message)| Finding { line: locate(text, json.as_ref(), &path), rule, path, message })
+        .collect()
+}
+
 /// The line of `file_text` that a finding's path points at, when it can be found:
 /// the last named thing on the path (an Avro field or type name, a JSON Schema
 /// property), looked up as a quoted string.
-pub fn locate(file_text: &str, schema: Option<&serde_json::Value>, path: &str) -> Option<usize> {
+fn locate(file_text: &str, schema: Option<&serde_json::Value>, path: &str) -> Option<usize> {
     let segments: Vec<&str> = path.trim_start_matches('#').split('/').filter(|s| !s.is_empty()).collect();
     let mut name: Option<String> = None;
     if let Some(mut node) = schema {

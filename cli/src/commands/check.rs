@@ -1,6 +1,6 @@
 //! `stele check SUBJECT FILE`: a dry run against the subject's rule in the registry.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::{TypeArg, read_file, schema_body, schema_type};
 use crate::client::{Client, encode};
-use crate::report::{Check, Finding, locate};
+use stele_compat::SchemaType;
+
+use crate::report::{Check, located};
 
 #[derive(Args, Debug)]
 pub struct CheckOpts {
@@ -46,32 +48,43 @@ struct AnswerFinding {
 pub fn run(client: &Client, opts: &CheckOpts) -> anyhow::Result<Check> {
     let schema_type = schema_type(&opts.file, opts.schema_type)?;
     let text = read_file(&opts.file)?;
-    let body = schema_body(&text, schema_type, &opts.references)?;
+    let target = Target { subject: &opts.subject, version: opts.version.as_deref(), normalize: opts.normalize };
+    against_registry(client, &target, &opts.file, &text, schema_type, &opts.references)
+}
+
+/// Which subject rule a schema is checked against.
+pub struct Target<'a> {
+    pub subject: &'a str,
+    /// One version only (a number or `latest`); the level's history without.
+    pub version: Option<&'a str>,
+    pub normalize: bool,
+}
+
+/// The registry's verdict on `text` (the content of `file`) under the target
+/// subject's rule, with the line of each finding in the file.
+pub fn against_registry(
+    client: &Client,
+    target: &Target<'_>,
+    file: &Path,
+    text: &str,
+    schema_type: SchemaType,
+    references: &[String],
+) -> anyhow::Result<Check> {
+    let body = schema_body(text, schema_type, references)?;
     let mut path =
-        format!("/stele/v1/compatibility/subjects/{}/versions?normalize={}", encode(&opts.subject), opts.normalize);
-    if let Some(version) = &opts.version {
+        format!("/stele/v1/compatibility/subjects/{}/versions?normalize={}", encode(target.subject), target.normalize);
+    if let Some(version) = target.version {
         path.push_str(&format!("&version={}", encode(version)));
     }
     let answer: Answer = serde_json::from_value(client.send(&reqwest::Method::POST, &path, Some(&body))?)
         .context("the registry's compatibility report has an unexpected shape")?;
-    let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-    let findings = answer
-        .findings
-        .into_iter()
-        .map(|f| Finding {
-            line: locate(&text, json.as_ref(), &f.path),
-            rule: f.rule,
-            path: f.path,
-            message: f.message,
-        })
-        .collect();
     Ok(Check {
-        name: opts.subject.clone(),
-        file: opts.file.display().to_string(),
+        name: target.subject.to_owned(),
+        file: file.display().to_string(),
         compatible: answer.compatible,
         level: answer.level,
         version: answer.version,
         error: None,
-        findings,
+        findings: located(text, answer.findings.into_iter().map(|f| (f.rule, f.path, f.message))),
     })
 }

@@ -25,10 +25,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stele_compat::{ParsedSchema, SchemaType};
 
+use super::check::{Target, against_registry};
 use super::{TypeArg, read_file, schema_body, schema_type};
 use crate::client::{Client, RegistryError, encode};
 use crate::output::println;
-use crate::report::{Check, Finding, locate};
+use crate::report::{Check, Finding, located};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,14 +166,6 @@ fn examples(entry: &Entry, base: &Path, schema: &ParsedSchema) -> anyhow::Result
 }
 
 #[derive(Deserialize)]
-struct CompatibilityAnswer {
-    compatible: bool,
-    level: String,
-    version: Option<i32>,
-    findings: Vec<Finding>,
-}
-
-#[derive(Deserialize)]
 struct ConsumerAnswer {
     consumer: String,
     #[serde(rename = "schemaType")]
@@ -187,31 +180,22 @@ fn registry_error(error: &anyhow::Error) -> Option<&RegistryError> {
 /// A produced schema: parses, passes the subject's rule, readable by every consumer, examples valid.
 fn verify_produced(client: &Client, service: &str, entry: &Entry, base: &Path) -> anyhow::Result<Check> {
     let (text, parsed) = parse_local(entry, base)?;
-    let body = schema_body(&text, parsed.schema_type, &entry.references)?;
-    let path = format!("/stele/v1/compatibility/subjects/{}/versions", encode(&entry.subject));
-    let answer: CompatibilityAnswer =
-        serde_json::from_value(client.send(&reqwest::Method::POST, &path, Some(&body))?)
-            .context("the registry's compatibility report has an unexpected shape")?;
-    let json_text: Option<Value> = serde_json::from_str(&text).ok();
-    let mut findings: Vec<Finding> = answer
-        .findings
-        .into_iter()
-        .map(|f| Finding { line: locate(&text, json_text.as_ref(), &f.path), ..f })
-        .collect();
-    let consumers: Vec<ConsumerAnswer> = match client.send(
+    let target = Target { subject: &entry.subject, version: None, normalize: false };
+    let mut check = against_registry(client, &target, &entry.file(base), &text, parsed.schema_type, &entry.references)?;
+    check.name = format!("produces {}", entry.subject);
+    let consumers: Vec<ConsumerAnswer> = serde_json::from_value(client.send(
         &reqwest::Method::GET,
         &format!("/stele/v1/subjects/{}/consumers", encode(&entry.subject)),
         None,
-    ) {
-        Ok(value) => serde_json::from_value(value).context("the registry's consumer list has an unexpected shape")?,
-        Err(error) => return Err(error),
-    };
+    )?)
+    .context("the registry's consumer list has an unexpected shape")?;
+    let mut extra = Vec::new();
     for consumer in consumers.iter().filter(|c| c.consumer != service) {
         let kind: SchemaType = consumer.schema_type.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
         let reader = stele_compat::parse(kind, &consumer.schema, &[], false)
             .with_context(|| format!("the contract of {} does not parse", consumer.consumer))?;
         for problem in stele_compat::contract::check(&reader, &parsed) {
-            findings.push(Finding {
+            extra.push(Finding {
                 rule: problem.rule,
                 path: problem.path,
                 message: format!("consumer {} cannot read this schema: {}", consumer.consumer, problem.description),
@@ -219,22 +203,16 @@ fn verify_produced(client: &Client, service: &str, entry: &Entry, base: &Path) -
             });
         }
     }
-    findings.extend(examples(entry, base, &parsed)?);
-    Ok(Check {
-        name: format!("produces {}", entry.subject),
-        file: entry.file(base).display().to_string(),
-        compatible: answer.compatible && findings.is_empty(),
-        level: answer.level,
-        version: answer.version,
-        error: None,
-        findings,
-    })
+    extra.extend(examples(entry, base, &parsed)?);
+    check.compatible = check.compatible && extra.is_empty();
+    check.findings.extend(extra);
+    Ok(check)
 }
 
 /// A consumed subject: the reader schema reads every live writer version; examples valid.
 fn verify_consumed(client: &Client, entry: &Entry, base: &Path) -> anyhow::Result<Check> {
     let (text, reader) = parse_local(entry, base)?;
-    let mut findings = Vec::new();
+    let mut problems = Vec::new();
     let versions: Vec<i32> = client.get(&format!("/subjects/{}/versions", encode(&entry.subject)))?;
     for version in &versions {
         let writer: Value = client.get(&format!("/subjects/{}/versions/{version}", encode(&entry.subject)))?;
@@ -242,16 +220,12 @@ fn verify_consumed(client: &Client, entry: &Entry, base: &Path) -> anyhow::Resul
             writer["schemaType"].as_str().unwrap_or("AVRO").parse().map_err(|e| anyhow::anyhow!("{e}"))?;
         let writer = stele_compat::parse(kind, writer["schema"].as_str().unwrap_or_default(), &[], false)
             .with_context(|| format!("version {version} of {} does not parse locally", entry.subject))?;
-        let json_text: Option<Value> = serde_json::from_str(&text).ok();
         for problem in stele_compat::contract::check(&reader, &writer) {
-            findings.push(Finding {
-                line: locate(&text, json_text.as_ref(), &problem.path),
-                rule: problem.rule,
-                path: problem.path,
-                message: format!("cannot read version {version} of {}: {}", entry.subject, problem.description),
-            });
+            let message = format!("cannot read version {version} of {}: {}", entry.subject, problem.description);
+            problems.push((problem.rule, problem.path, message));
         }
     }
+    let mut findings = located(&text, problems);
     findings.extend(examples(entry, base, &reader)?);
     Ok(Check {
         name: format!("consumes {}", entry.subject),

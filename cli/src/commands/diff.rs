@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use stele_compat::level::check_pair_with;
-use stele_compat::{CheckOptions, CompatibilityLevel, SchemaType, json::Policy};
+use stele_compat::{CheckOptions, CompatibilityLevel, json::Policy};
 
 use super::{TypeArg, read_file, schema_type};
-use crate::report::{Check, Finding, locate};
+use crate::report::{Check, located};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum JsonPolicy {
@@ -57,17 +57,7 @@ pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
         },
     };
     let problems = check_pair_with(opts.level, &new, &old, &options);
-    let new_json: Option<serde_json::Value> =
-        (new_type != SchemaType::Protobuf).then(|| serde_json::from_str(&new_text).ok()).flatten();
-    let findings: Vec<Finding> = problems
-        .into_iter()
-        .map(|p| Finding {
-            line: locate(&new_text, new_json.as_ref(), &p.path),
-            rule: p.rule,
-            path: p.path,
-            message: p.description,
-        })
-        .collect();
+    let findings = located(&new_text, problems.into_iter().map(|p| (p.rule, p.path, p.description)));
     Ok(Check {
         name: format!("{} -> {}", opts.old.display(), opts.new.display()),
         file: opts.new.display().to_string(),
