@@ -148,7 +148,7 @@ impl ParsedSchema {
         match (&reader.model, &writer.model) {
             (Model::Avro(r), Model::Avro(w)) => avro::compatibility::check(r, w, reader_role),
             (Model::Json(r), Model::Json(w)) => json::check_with_policy(r, w, reader_role, options.json_policy),
-            (Model::Protobuf(r), Model::Protobuf(w)) => protobuf::check(r, w, reader_role),
+            (Model::Protobuf(r), Model::Protobuf(w)) => protobuf::check(r, w, reader_role, options.protobuf_rules),
             _ => vec![different_type()],
         }
     }
@@ -167,6 +167,8 @@ impl ParsedSchema {
 pub struct CheckOptions {
     /// JSON Schema: Confluent's STRICT policy, or LENIENT.
     pub json_policy: json::Policy,
+    /// Protobuf: Confluent's rules, or one of buf's categories.
+    pub protobuf_rules: protobuf::Rules,
 }
 
 /// Confluent refuses any change of format, except under NONE.

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use stele_compat::level::check_pair_with;
+use stele_compat::protobuf::Rules;
 use stele_compat::{CheckOptions, CompatibilityLevel, json::Policy};
 
 use super::{TypeArg, read_file, schema_type};
@@ -27,12 +28,16 @@ pub struct DiffOpts {
     level: CompatibilityLevel,
     #[arg(long = "type", value_enum)]
     schema_type: Option<TypeArg>,
-    /// Protobuf rule profile. Only Confluent's rules are built in so far.
-    #[arg(long, default_value = "CONFLUENT")]
-    protobuf_rules: String,
+    /// Protobuf rules: Confluent's (CONFLUENT), or a buf category (WIRE, WIRE_JSON, PACKAGE, FILE).
+    #[arg(long, default_value = "CONFLUENT", value_parser = parse_rules)]
+    protobuf_rules: Rules,
     /// JSON Schema policy: Confluent's strict default, or lenient.
     #[arg(long, value_enum, default_value = "strict")]
     json_policy: JsonPolicy,
+}
+
+fn parse_rules(raw: &str) -> Result<Rules, String> {
+    raw.parse()
 }
 
 fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
@@ -40,9 +45,6 @@ fn parse_level(raw: &str) -> Result<CompatibilityLevel, String> {
 }
 
 pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
-    if !opts.protobuf_rules.eq_ignore_ascii_case("CONFLUENT") {
-        bail!("--protobuf-rules {}: only CONFLUENT is built in so far", opts.protobuf_rules);
-    }
     let old_type = schema_type(&opts.old, opts.schema_type)?;
     let new_type = schema_type(&opts.new, opts.schema_type)?;
     let (old_text, new_text) = (read_file(&opts.old)?, read_file(&opts.new)?);
@@ -55,6 +57,7 @@ pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
             JsonPolicy::Strict => Policy::Strict,
             JsonPolicy::Lenient => Policy::Lenient,
         },
+        protobuf_rules: opts.protobuf_rules,
     };
     let problems = check_pair_with(opts.level, &new, &old, &options);
     let findings = located(&new_text, problems.into_iter().map(|p| (p.rule, p.path, p.description)));

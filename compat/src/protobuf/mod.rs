@@ -9,10 +9,13 @@
 //! what the canonical text prints. `pool` holds the compiled, resolved files,
 //! which is what compatibility and payload checks reason about.
 
+pub mod buf;
 mod confluent;
 mod render;
 
 use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine as _;
 use prost::Message as _;
@@ -224,9 +227,79 @@ fn clear_implicit_labels(messages: &mut [prost_types::DescriptorProto]) {
     }
 }
 
-/// Every reason `reader` cannot read data written with `writer`, by Confluent's rules.
-pub fn check(reader: &ProtoSchema, writer: &ProtoSchema, reader_role: Role) -> Vec<Incompatibility> {
-    confluent::check(writer, reader, reader_role)
+/// Which rules a Protobuf check applies: Confluent's (the default, what
+/// Confluent's registry and clients expect) or one of buf's categories.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Rules {
+    #[default]
+    Confluent,
+    Buf(buf::Category),
+}
+
+impl Rules {
+    pub const ALL: [Rules; 5] = [
+        Rules::Confluent,
+        Rules::Buf(buf::Category::Wire),
+        Rules::Buf(buf::Category::WireJson),
+        Rules::Buf(buf::Category::Package),
+        Rules::Buf(buf::Category::File),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rules::Confluent => "CONFLUENT",
+            Rules::Buf(category) => category.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Profile names are accepted in any case: `CONFLUENT`, `WIRE`, `WIRE_JSON`, `PACKAGE`, `FILE`.
+impl FromStr for Rules {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Rules::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            format!("unknown Protobuf rule profile {s}; expected CONFLUENT, WIRE, WIRE_JSON, PACKAGE or FILE")
+        })
+    }
+}
+
+/// Every reason `reader` cannot read data written with `writer`, by the chosen rules.
+/// For buf's categories the writer is the "previous" image and the reader the "current".
+pub fn check(reader: &ProtoSchema, writer: &ProtoSchema, reader_role: Role, rules: Rules) -> Vec<Incompatibility> {
+    match rules {
+        Rules::Confluent => confluent::check(writer, reader, reader_role),
+        Rules::Buf(category) => {
+            let (Some(previous), Some(current)) = (writer.file(), reader.file()) else {
+                return Vec::new();
+            };
+            buf::check(&[previous], &[current], category)
+        }
+    }
+}
+
+/// Compiles a set of `.proto` files (path, text) that may import each other, the
+/// well-known types and Confluent's bundled files: a buf-style module, for
+/// comparing whole file sets with [`buf::check`].
+pub fn compile_files(files: &[(String, String)]) -> Result<Vec<prost_reflect::FileDescriptor>, SchemaError> {
+    let sources = Sources {
+        files: files.iter().cloned().collect(),
+        descriptors: HashMap::new(),
+        google: protox::file::GoogleFileResolver::new(),
+    };
+    let mut compiler = protox::Compiler::with_file_resolver(sources);
+    compiler.include_imports(true).include_source_info(false);
+    for (path, _) in files {
+        compiler.open_file(path).map_err(|e| parse_error(&e))?;
+    }
+    let pool = compiler.descriptor_pool();
+    Ok(files.iter().filter_map(|(path, _)| pool.get_file_by_name(path)).collect())
 }
 
 /// The `.proto` spelling of a scalar type.

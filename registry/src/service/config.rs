@@ -90,7 +90,6 @@ pub struct ConfigUpdate {
     pub consumer_contracts: Option<String>,
 }
 
-const PROTOBUF_PROFILES: &[&str] = &["CONFLUENT", "WIRE", "WIRE_JSON", "PACKAGE", "FILE"];
 const CONTRACT_MODES: &[&str] = &["ENFORCE", "WARN", "OFF"];
 const POLICIES: &[&str] = &["STRICT", "LENIENT"];
 
@@ -155,7 +154,8 @@ impl Registry {
             Some(level) => Some(CompatibilityLevel::from_str(level).map_err(|_| RegistryError::invalid_level())?),
             None => None,
         };
-        let protobuf_rules = one_of(update.protobuf_rules.as_ref(), PROTOBUF_PROFILES, "protobufRules")?;
+        let profiles = stele_compat::protobuf::Rules::ALL.map(stele_compat::protobuf::Rules::as_str);
+        let protobuf_rules = one_of(update.protobuf_rules.as_ref(), &profiles, "protobufRules")?;
         let consumer_contracts = one_of(update.consumer_contracts.as_ref(), CONTRACT_MODES, "consumerContracts")?;
         let policy = one_of(update.compatibility_policy.as_ref(), POLICIES, "compatibilityPolicy")?;
         let scope = scope_of(subject);

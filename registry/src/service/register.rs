@@ -145,11 +145,13 @@ fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &s
     format!("Invalid schema for subject '{}' of type {schema_type}, details: {detail}", subject.qualified())
 }
 
-/// The format options a subject's config asks for (`compatibilityPolicy`).
+/// The format options a subject's config asks for (`compatibilityPolicy`, `protobufRules`).
 fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
     let lenient = config.compatibility_policy.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("LENIENT"));
     CheckOptions {
         json_policy: if lenient { stele_compat::json::Policy::Lenient } else { stele_compat::json::Policy::Strict },
+        // Stored values were validated on write; an unreadable one falls back to Confluent's rules.
+        protobuf_rules: config.protobuf_rules.as_deref().and_then(|r| r.parse().ok()).unwrap_or_default(),
     }
 }
 
