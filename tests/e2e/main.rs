@@ -1,5 +1,6 @@
 //! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
 
+mod buf;
 mod cli;
 mod clients;
 mod conformance;

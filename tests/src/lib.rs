@@ -6,9 +6,11 @@
 //! - [`Server`]: a running `stele serve` process, killed on drop.
 //! - [`http`]: a minimal HTTP/1.1 client.
 //! - [`binary`]: where the `stele` binary is, built once if missing.
+//! - [`protogen`]: random `.proto` file pairs for the differential test against buf.
 
 pub mod http;
 pub mod postgres;
+pub mod protogen;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -184,22 +184,36 @@ fn FILE_NO_DELETE(pair: &Pair, out: &mut Findings) {
 
 // ---- Deletions within a package ------------------------------------------------------------
 
-/// For every package: the union over its files of what `names` lists.
+/// For every package: the union over its files of what `names` lists. Unless
+/// `keep_empty`, a package with none of those elements is left out, as buf leaves
+/// it out for messages, enums and extensions (but not for services).
 fn by_package(
     files: &BTreeMap<String, FileDescriptor>,
     names: fn(&FileDescriptor) -> BTreeSet<String>,
+    keep_empty: bool,
 ) -> BTreeMap<String, BTreeSet<String>> {
     let mut packages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files.values() {
-        packages.entry(file.package_name().to_owned()).or_default().extend(names(file));
+        let found = names(file);
+        if keep_empty || !found.is_empty() {
+            packages.entry(file.package_name().to_owned()).or_default().extend(found);
+        }
     }
     packages
 }
 
-/// Reports each element of a package still present that is gone from it.
-fn deleted_from_package(pair: &Pair, out: &mut Findings, what: &str, names: fn(&FileDescriptor) -> BTreeSet<String>) {
-    let current = by_package(&pair.current.files, names);
-    for (package, previous_names) in by_package(&pair.previous.files, names) {
+/// Reports each element gone from a package that still exists and, unless
+/// `keep_empty`, still holds elements of its kind (buf does not check a package
+/// that lost all its enums for deleted enums; it does check one that lost all its services).
+fn deleted_from_package(
+    pair: &Pair,
+    out: &mut Findings,
+    what: &str,
+    names: fn(&FileDescriptor) -> BTreeSet<String>,
+    keep_empty: bool,
+) {
+    let current = by_package(&pair.current.files, names, keep_empty);
+    for (package, previous_names) in by_package(&pair.previous.files, names, keep_empty) {
         let Some(kept) = current.get(&package) else { continue };
         for name in previous_names.difference(kept) {
             out.add(
@@ -211,19 +225,19 @@ fn deleted_from_package(pair: &Pair, out: &mut Findings, what: &str, names: fn(&
 }
 
 fn PACKAGE_ENUM_NO_DELETE(pair: &Pair, out: &mut Findings) {
-    deleted_from_package(pair, out, "enum", file_enums);
+    deleted_from_package(pair, out, "enum", file_enums, false);
 }
 
 fn PACKAGE_EXTENSION_NO_DELETE(pair: &Pair, out: &mut Findings) {
-    deleted_from_package(pair, out, "extension", file_extensions);
+    deleted_from_package(pair, out, "extension", file_extensions, false);
 }
 
 fn PACKAGE_MESSAGE_NO_DELETE(pair: &Pair, out: &mut Findings) {
-    deleted_from_package(pair, out, "message", file_messages);
+    deleted_from_package(pair, out, "message", file_messages, false);
 }
 
 fn PACKAGE_SERVICE_NO_DELETE(pair: &Pair, out: &mut Findings) {
-    deleted_from_package(pair, out, "service", file_services);
+    deleted_from_package(pair, out, "service", file_services, true);
 }
 
 fn PACKAGE_NO_DELETE(pair: &Pair, out: &mut Findings) {
