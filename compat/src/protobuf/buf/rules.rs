@@ -1047,7 +1047,8 @@ fn ENUM_VALUE_SAME_NAME(pair: &Pair, out: &mut Findings) {
         let before = values_by_number(previous);
         for (number, names) in values_by_number(current) {
             let Some(previous_names) = before.get(&number) else { continue };
-            if names.is_subset(previous_names) {
+            // Every earlier name must survive (as the name or an alias); new aliases are fine.
+            if previous_names.is_subset(&names) {
                 continue;
             }
             let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
