@@ -152,6 +152,9 @@ pub fn rule_doc(id: &str) -> Option<RuleDoc> {
     if let Some(doc) = DOCS.iter().find(|d| d.id == id) {
         return Some(doc.clone());
     }
+    if let Some(rule) = crate::protobuf::buf::rule(id) {
+        return Some(buf_doc(rule));
+    }
     crate::json::RULES.iter().find(|r| r.id == id).map(|rule| RuleDoc {
         id: rule.id,
         format: "JSON Schema",
@@ -170,9 +173,48 @@ pub fn rule_doc(id: &str) -> Option<RuleDoc> {
     })
 }
 
+/// A buf rule's documentation, from its summary and the categories that hold it.
+fn buf_doc(rule: &'static crate::protobuf::buf::Rule) -> RuleDoc {
+    use crate::protobuf::buf::Category;
+    let why = if rule.in_category(Category::Wire) {
+        "Consumers decoding the binary encoding with one version read data written with the other wrongly, or not at all."
+    } else if rule.in_category(Category::WireJson) {
+        "Consumers of the JSON encoding (names, JSON names, enum names, JSON support) read the other version's documents wrongly."
+    } else {
+        "Code generated from one version no longer compiles, or behaves differently, against code generated from the other."
+    };
+    let alternative = if rule.id.contains("NO_DELETE") {
+        "Keep the element (mark it deprecated); for fields and enum values, reserve both the number and the name when it must go."
+    } else {
+        "Leave the element as it was and add a new one (a new field number, message or RPC) with the new shape."
+    };
+    RuleDoc {
+        id: rule.id,
+        format: match rule.categories {
+            [Category::Wire] => "Protobuf (buf, category WIRE)",
+            [Category::WireJson] => "Protobuf (buf, category WIRE_JSON)",
+            [Category::WireJson, Category::Wire] => "Protobuf (buf, categories WIRE_JSON and WIRE)",
+            [Category::Package] => "Protobuf (buf, category PACKAGE)",
+            [Category::File] => "Protobuf (buf, category FILE)",
+            [Category::File, Category::Package] => "Protobuf (buf, categories FILE and PACKAGE)",
+            [Category::File, Category::Package, Category::WireJson] => {
+                "Protobuf (buf, categories FILE, PACKAGE and WIRE_JSON)"
+            }
+            _ => "Protobuf (buf, every category: FILE, PACKAGE, WIRE_JSON and WIRE)",
+        },
+        checks: rule.summary,
+        why,
+        example: "See the fixture of this rule under compat/tests/fixtures/buf/.",
+        alternative,
+    }
+}
+
 /// Every documented rule id.
 pub fn rule_ids() -> Vec<&'static str> {
     let mut ids: Vec<&'static str> = DOCS.iter().map(|d| d.id).collect();
     ids.extend(crate::json::RULES.iter().map(|r| r.id).filter(|id| !DOCS.iter().any(|d| d.id == *id)));
+    let buf: Vec<&'static str> =
+        crate::protobuf::buf::RULES.iter().map(|r| r.id).filter(|id| !ids.contains(id)).collect();
+    ids.extend(buf);
     ids
 }

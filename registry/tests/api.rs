@@ -192,3 +192,45 @@ async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model()
     let (status, body) = app.call(Method::POST, "/subjects/users/versions", Some(register(v2))).await;
     assert_eq!(status, StatusCode::OK, "lenient accepts it: {body}");
 }
+
+#[tokio::test]
+async fn protobuf_rules_choose_between_confluents_verdict_and_bufs_categories() {
+    let app = spawn_app().await;
+    let proto = |body: &str| json!({"schema": format!("syntax = \"proto3\";\npackage shop.v1;\nmessage Order {{\n{body}}}\n"), "schemaType": "PROTOBUF"});
+    app.call(Method::POST, "/subjects/orders/versions", Some(proto("  string id = 1;\n  string note = 2;\n"))).await;
+    // Deleting a field without reserving it: Confluent allows it, buf's WIRE does not.
+    let deleted = proto("  string id = 1;\n");
+    let (status, body) = app
+        .call(Method::POST, "/compatibility/subjects/orders/versions/latest?verbose=true", Some(deleted.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["is_compatible"], json!(true), "Confluent's rules: {body}");
+
+    let (status, _) = app.call(Method::PUT, "/config/orders", Some(json!({"protobufRules": "wire"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, config) = app.call(Method::GET, "/config/orders", None).await;
+    assert_eq!(config["protobufRules"], json!("WIRE"), "stored in upper case and returned by GET: {config}");
+    let (status, body) = app
+        .call(Method::POST, "/compatibility/subjects/orders/versions/latest?verbose=true", Some(deleted.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["is_compatible"], json!(false), "WIRE: {body}");
+    let messages = body["messages"].to_string();
+    assert!(messages.contains("FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED"), "rule id: {messages}");
+    assert!(messages.contains("note (2)"), "field name and number: {messages}");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(deleted)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "registration is refused too: {body}");
+
+    // Reserving the number satisfies WIRE but not WIRE_JSON, which also wants the name reserved.
+    let reserved = proto("  string id = 1;\n  reserved 2;\n");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(reserved.clone())).await;
+    assert_eq!(status, StatusCode::OK, "WIRE accepts a reserved number: {body}");
+    app.call(Method::PUT, "/config/orders", Some(json!({"protobufRules": "WIRE_JSON"}))).await;
+    let renamed = proto("  string order_id = 1;\n  reserved 2;\n");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(renamed)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "WIRE_JSON refuses a rename: {body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("FIELD_SAME_NAME"), "{body}");
+
+    let (status, body) = app.call(Method::PUT, "/config/orders", Some(json!({"protobufRules": "STRICTEST"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown profile is refused: {body}");
+}

@@ -18,7 +18,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -31,11 +31,11 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
+        usize::try_from(self.next_u64() % n as u64).unwrap_or(0)
     }
 
     pub fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.next_u64() % 100 < percent
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -275,7 +275,7 @@ fn gen_message(rng: &mut Rng, names: &mut Names, proto3: bool, types: &[Ty], dep
     }
     if rng.chance(35) {
         let mut oneof = Oneof { name: names.next("o"), fields: Vec::new() };
-        for _ in 0..(1 + rng.below(3)) {
+        for _ in 0..=rng.below(3) {
             let mut field = gen_field(rng, names, number, proto3, &local_types);
             number += 1;
             if matches!(field.ty, Ty::Map(..)) {
@@ -318,7 +318,7 @@ pub fn generate(rng: &mut Rng, package: &str) -> File {
             file.options.push((name, rng.word(values)));
         }
     }
-    for _ in 0..(1 + rng.below(2)) {
+    for _ in 0..=rng.below(2) {
         file.enums.push(gen_enum(rng, &mut names));
     }
     let mut types: Vec<Ty> = file.enums.iter().map(|e| Ty::Named { path: e.name.clone(), is_enum: true }).collect();
@@ -330,7 +330,7 @@ pub fn generate(rng: &mut Rng, package: &str) -> File {
     if rng.chance(60) {
         let messages: Vec<String> = file.messages.iter().map(|m| m.name.clone()).collect();
         let mut service = Service { name: names.next("S"), methods: Vec::new() };
-        for _ in 0..(1 + rng.below(3)) {
+        for _ in 0..=rng.below(3) {
             service.methods.push(Method {
                 name: names.next("Do"),
                 input: rng.pick(&messages).clone(),
@@ -718,8 +718,8 @@ pub fn mutate(rng: &mut Rng, file: &mut File) -> Option<String> {
                 0 => {
                     service.methods.pop();
                 }
-                1 => method.input = rng.pick(&messages).clone(),
-                2 => method.output = rng.pick(&messages).clone(),
+                1 => method.input.clone_from(rng.pick(&messages)),
+                2 => method.output.clone_from(rng.pick(&messages)),
                 3 => method.client_streaming = !method.client_streaming,
                 4 => method.server_streaming = !method.server_streaming,
                 5 => method.idempotency = Some(rng.word(&["NO_SIDE_EFFECTS", "IDEMPOTENT", "IDEMPOTENCY_UNKNOWN"])),
@@ -781,8 +781,7 @@ fn ty_text(ty: &Ty) -> String {
 
 fn field_text(field: &Field, proto3: bool, in_oneof: bool, extension: bool) -> String {
     let label = match (field.label, proto3, in_oneof || matches!(field.ty, Ty::Map(..))) {
-        (_, _, true) => "",
-        (Label::Implicit, true, _) => "",
+        (_, _, true) | (Label::Implicit, true, _) => "",
         (Label::Implicit | Label::Optional, _, _) => "optional ",
         (Label::Required, _, _) => "required ",
         (Label::Repeated, _, _) => "repeated ",

@@ -48,10 +48,14 @@ pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
     let old_type = schema_type(&opts.old, opts.schema_type)?;
     let new_type = schema_type(&opts.new, opts.schema_type)?;
     let (old_text, new_text) = (read_file(&opts.old)?, read_file(&opts.new)?);
-    let old = stele_compat::parse(old_type, &old_text, &[], false)
-        .with_context(|| format!("{} is not a valid {old_type} schema", opts.old.display()))?;
-    let new = stele_compat::parse(new_type, &new_text, &[], false)
-        .with_context(|| format!("{} is not a valid {new_type} schema", opts.new.display()))?;
+    // The two files are independent: parse them side by side.
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| stele_compat::parse(old_type, &old_text, &[], false));
+        let new = stele_compat::parse(new_type, &new_text, &[], false);
+        (old.join().expect("parsing does not panic"), new)
+    });
+    let old = old.with_context(|| format!("{} is not a valid {old_type} schema", opts.old.display()))?;
+    let new = new.with_context(|| format!("{} is not a valid {new_type} schema", opts.new.display()))?;
     let options = CheckOptions {
         json_policy: match opts.json_policy {
             JsonPolicy::Strict => Policy::Strict,

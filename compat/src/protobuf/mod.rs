@@ -119,8 +119,11 @@ impl ProtoSchema {
         collect_sources(references, &mut files)?;
         let mut descriptors = HashMap::new();
         let mut written = match protox_parse::parse(MAIN_FILE, text) {
-            Ok(written) => {
-                files.insert(MAIN_FILE.to_owned(), text.to_owned());
+            Ok(mut written) => {
+                // The compiler takes the parsed file as it is rather than parsing the text
+                // again; neither needs the source locations.
+                written.source_code_info = None;
+                descriptors.insert(MAIN_FILE.to_owned(), written.clone());
                 written
             }
             Err(parse_failure) => match decode_descriptor(text) {

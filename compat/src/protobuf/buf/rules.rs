@@ -808,7 +808,8 @@ impl FieldDefault {
     #[expect(
         clippy::cast_precision_loss,
         clippy::cast_possible_truncation,
-        reason = "buf compares across numeric types"
+        clippy::float_cmp,
+        reason = "buf compares defaults exactly, across numeric types"
     )]
     fn same(&self, other: &FieldDefault) -> bool {
         let as_f64 = |d: &FieldDefault| match d {
@@ -870,8 +871,12 @@ fn FIELD_SAME_JSTYPE(pair: &Pair, out: &mut Findings) {
     let is_64_bit = |f: &Field| {
         matches!(f.proto().r#type(), Type::Int64 | Type::Sint64 | Type::Uint64 | Type::Fixed64 | Type::Sfixed64)
     };
-    let jstype =
-        |f: &Field| f.proto().options.as_ref().map_or(prost_types::field_options::JsType::JsNormal, |o| o.jstype());
+    let jstype = |f: &Field| {
+        f.proto()
+            .options
+            .as_ref()
+            .map_or(prost_types::field_options::JsType::JsNormal, prost_types::FieldOptions::jstype)
+    };
     for (previous, current) in &pair.fields {
         if is_64_bit(previous) && is_64_bit(current) && jstype(previous) != jstype(current) {
             out.add(
