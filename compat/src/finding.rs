@@ -41,6 +41,19 @@ pub struct Incompatibility {
     pub confluent_message: String,
 }
 
+impl Incompatibility {
+    /// A finding in Confluent's Protobuf message shape: `{errorType:"RULE", description:"..."}`.
+    pub(crate) fn with_error_type(rule: &str, path: String, description: String) -> Incompatibility {
+        Incompatibility {
+            rule: rule.to_owned(),
+            confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}\"}}"),
+            path,
+            description,
+            additional_info: None,
+        }
+    }
+}
+
 impl fmt::Display for Incompatibility {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} at {}: {}", self.rule, self.path, self.description)?;

@@ -145,13 +145,7 @@ impl Diff {
                 "A field in the oneof at path '{path}' in the {reader} schema was moved from outside that oneof in the {writer} schema"
             ),
         };
-        self.found.push(Incompatibility {
-            rule: rule.to_owned(),
-            confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}\"}}"),
-            path,
-            description,
-            additional_info: None,
-        });
+        self.found.push(Incompatibility::with_error_type(rule, path, description));
     }
 
     fn message(&mut self, path: &str, original: &MessageDescriptor, update: &MessageDescriptor, imported: bool) {

@@ -120,14 +120,7 @@ pub struct Findings {
 
 impl Findings {
     fn add(&mut self, path: String, description: String) {
-        let rule = self.rule;
-        self.found.push(Incompatibility {
-            rule: rule.to_owned(),
-            confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}\"}}"),
-            path,
-            description,
-            additional_info: None,
-        });
+        self.found.push(Incompatibility::with_error_type(self.rule, path, description));
     }
 }
 
