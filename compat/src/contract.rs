@@ -19,13 +19,7 @@ use crate::finding::{Incompatibility, Role};
 use crate::schema::{Model, ParsedSchema};
 
 fn finding(rule: &str, path: String, description: String) -> Incompatibility {
-    Incompatibility {
-        rule: rule.to_owned(),
-        confluent_message: format!("{{errorType:\"{rule}\", description:\"{description}\"}}"),
-        path,
-        description,
-        additional_info: None,
-    }
+    Incompatibility::with_error_type(rule, path, description)
 }
 
 /// Every reason the consumer's schema cannot read what `producer` writes.
