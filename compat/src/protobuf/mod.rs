@@ -55,6 +55,18 @@ struct Sources {
     google: protox::file::GoogleFileResolver,
 }
 
+impl Sources {
+    /// Compiles the named files, with everything they import, into one pool.
+    fn compile<'a>(self, names: impl IntoIterator<Item = &'a str>) -> Result<DescriptorPool, SchemaError> {
+        let mut compiler = protox::Compiler::with_file_resolver(self);
+        compiler.include_imports(true).include_source_info(false);
+        for name in names {
+            compiler.open_file(name).map_err(|e| parse_error(&e))?;
+        }
+        Ok(compiler.descriptor_pool())
+    }
+}
+
 impl protox::file::FileResolver for Sources {
     fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
         if let Some(source) = self.files.get(name) {
@@ -139,10 +151,7 @@ impl ProtoSchema {
             },
         };
         let sources = Sources { files, descriptors, google: protox::file::GoogleFileResolver::new() };
-        let mut compiler = protox::Compiler::with_file_resolver(sources);
-        compiler.include_imports(true).include_source_info(false);
-        compiler.open_file(MAIN_FILE).map_err(|e| parse_error(&e))?;
-        let pool = compiler.descriptor_pool();
+        let pool = sources.compile([MAIN_FILE])?;
         let compiled = pool
             .get_file_by_name(MAIN_FILE)
             .map(|f| f.file_descriptor_proto().clone())
@@ -296,12 +305,7 @@ pub fn compile_files(files: &[(String, String)]) -> Result<Vec<prost_reflect::Fi
         descriptors: HashMap::new(),
         google: protox::file::GoogleFileResolver::new(),
     };
-    let mut compiler = protox::Compiler::with_file_resolver(sources);
-    compiler.include_imports(true).include_source_info(false);
-    for (path, _) in files {
-        compiler.open_file(path).map_err(|e| parse_error(&e))?;
-    }
-    let pool = compiler.descriptor_pool();
+    let pool = sources.compile(files.iter().map(|(path, _)| path.as_str()))?;
     Ok(files.iter().filter_map(|(path, _)| pool.get_file_by_name(path)).collect())
 }
 

@@ -24,6 +24,7 @@ use prost_reflect::{
     MethodDescriptor, ServiceDescriptor, Syntax, Value,
 };
 use prost_types::FieldDescriptorProto;
+use prost_types::field_descriptor_proto::Type;
 
 use crate::finding::Incompatibility;
 
@@ -145,14 +146,15 @@ impl Image {
         };
         for file in files {
             image.files.insert(file.name().to_owned(), file.clone());
-            for message in file.messages() {
-                image.add_message(message);
+            for message in messages_of(file) {
+                image.messages.insert(message.full_name().to_owned(), message);
             }
-            for e in file.enums() {
+            for e in enums_of(file) {
                 image.enums.insert(e.full_name().to_owned(), e);
             }
-            for extension in file.extensions() {
-                image.add_extension(extension);
+            for extension in extensions_of(file) {
+                let key = (extension.containing_message().full_name().to_owned(), extension.number());
+                image.extensions.insert(key, extension);
             }
             for service in file.services() {
                 image.services.insert(service.full_name().to_owned(), service);
@@ -160,24 +162,27 @@ impl Image {
         }
         image
     }
+}
 
-    fn add_message(&mut self, message: MessageDescriptor) {
-        for nested in message.child_messages() {
-            self.add_message(nested);
-        }
-        for e in message.child_enums() {
-            self.enums.insert(e.full_name().to_owned(), e);
-        }
-        for extension in message.child_extensions() {
-            self.add_extension(extension);
-        }
-        self.messages.insert(message.full_name().to_owned(), message);
+/// Every message of a file, nested ones and map entries included.
+fn messages_of(file: &FileDescriptor) -> Vec<MessageDescriptor> {
+    let mut found = Vec::new();
+    let mut pending: Vec<MessageDescriptor> = file.messages().collect();
+    while let Some(message) = pending.pop() {
+        pending.extend(message.child_messages());
+        found.push(message);
     }
+    found
+}
 
-    fn add_extension(&mut self, extension: ExtensionDescriptor) {
-        let key = (extension.containing_message().full_name().to_owned(), extension.number());
-        self.extensions.insert(key, extension);
-    }
+/// Every enum of a file, top-level and nested.
+fn enums_of(file: &FileDescriptor) -> Vec<EnumDescriptor> {
+    file.enums().chain(messages_of(file).iter().flat_map(MessageDescriptor::child_enums)).collect()
+}
+
+/// Every extension a file declares, top-level and nested.
+fn extensions_of(file: &FileDescriptor) -> Vec<ExtensionDescriptor> {
+    file.extensions().chain(messages_of(file).iter().flat_map(MessageDescriptor::child_extensions)).collect()
 }
 
 /// The two images and every element present in both.
@@ -305,11 +310,9 @@ impl Field {
         }
     }
 
-    fn is_group(&self) -> bool {
-        match self {
-            Field::Plain(f) => f.is_group(),
-            Field::Extension(e) => e.is_group(),
-        }
+    /// The declared type: a scalar, `TYPE_MESSAGE`, `TYPE_ENUM` or `TYPE_GROUP`.
+    fn proto_type(&self) -> Type {
+        self.proto().r#type()
     }
 
     fn proto(&self) -> &FieldDescriptorProto {
@@ -401,10 +404,10 @@ impl Field {
     /// The type as a person writes it: a scalar name, or the message or enum type.
     fn type_name(&self) -> String {
         match self.kind() {
-            Kind::Message(m) if self.is_group() => format!("group {}", m.full_name()),
+            Kind::Message(m) if self.proto_type() == Type::Group => format!("group {}", m.full_name()),
             Kind::Message(m) => m.full_name().to_owned(),
             Kind::Enum(e) => e.full_name().to_owned(),
-            other => super::scalar_name(scalar_type(&other)).to_owned(),
+            _ => super::scalar_name(self.proto_type()).to_owned(),
         }
     }
 }
@@ -421,29 +424,6 @@ fn nested_name(full_name: &str, package: &str) -> String {
 /// The path of a message (or enum) by its nested name: `#/Outer/Inner`.
 fn element_path(full_name: &str, package: &str) -> String {
     format!("#/{}", nested_name(full_name, package).replace('.', "/"))
-}
-
-fn scalar_type(kind: &Kind) -> prost_types::field_descriptor_proto::Type {
-    use prost_types::field_descriptor_proto::Type;
-    match kind {
-        Kind::Double => Type::Double,
-        Kind::Float => Type::Float,
-        Kind::Int64 => Type::Int64,
-        Kind::Uint64 => Type::Uint64,
-        Kind::Int32 => Type::Int32,
-        Kind::Fixed64 => Type::Fixed64,
-        Kind::Fixed32 => Type::Fixed32,
-        Kind::Bool => Type::Bool,
-        Kind::String => Type::String,
-        Kind::Bytes => Type::Bytes,
-        Kind::Uint32 => Type::Uint32,
-        Kind::Sfixed32 => Type::Sfixed32,
-        Kind::Sfixed64 => Type::Sfixed64,
-        Kind::Sint32 => Type::Sint32,
-        Kind::Sint64 => Type::Sint64,
-        Kind::Enum(_) => Type::Enum,
-        Kind::Message(_) => Type::Message,
-    }
 }
 
 /// The syntax a file declares; a file without one is proto2.

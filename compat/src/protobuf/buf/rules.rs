@@ -5,9 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost_reflect::{EnumDescriptor, FileDescriptor, Kind, MessageDescriptor, Value};
+use prost_types::field_descriptor_proto::Type;
 
 use super::Category::{File, Package, Wire, WireJson};
-use super::{Category, Field, FieldCardinality, Findings, Pair, Rule, element_path, is_proto3, nested_name};
+use super::{
+    Category, Field, FieldCardinality, Findings, Pair, Rule, element_path, enums_of, extensions_of, is_proto3,
+    messages_of, nested_name,
+};
 
 const F: &[Category] = &[File];
 const FP: &[Category] = &[File, Package];
@@ -98,46 +102,15 @@ rules! {
 
 /// Nested names (package removed) of every message in a file, map entries included.
 fn file_messages(file: &FileDescriptor) -> BTreeSet<String> {
-    fn walk(message: &MessageDescriptor, package: &str, out: &mut BTreeSet<String>) {
-        out.insert(nested_name(message.full_name(), package));
-        for nested in message.child_messages() {
-            walk(&nested, package, out);
-        }
-    }
-    let mut out = BTreeSet::new();
-    for message in file.messages() {
-        walk(&message, file.package_name(), &mut out);
-    }
-    out
+    messages_of(file).iter().map(|m| nested_name(m.full_name(), file.package_name())).collect()
 }
 
 fn file_enums(file: &FileDescriptor) -> BTreeSet<String> {
-    fn walk(message: &MessageDescriptor, package: &str, out: &mut BTreeSet<String>) {
-        out.extend(message.child_enums().map(|e| nested_name(e.full_name(), package)));
-        for nested in message.child_messages() {
-            walk(&nested, package, out);
-        }
-    }
-    let mut out: BTreeSet<String> = file.enums().map(|e| nested_name(e.full_name(), file.package_name())).collect();
-    for message in file.messages() {
-        walk(&message, file.package_name(), &mut out);
-    }
-    out
+    enums_of(file).iter().map(|e| nested_name(e.full_name(), file.package_name())).collect()
 }
 
 fn file_extensions(file: &FileDescriptor) -> BTreeSet<String> {
-    fn walk(message: &MessageDescriptor, package: &str, out: &mut BTreeSet<String>) {
-        out.extend(message.child_extensions().map(|e| nested_name(e.full_name(), package)));
-        for nested in message.child_messages() {
-            walk(&nested, package, out);
-        }
-    }
-    let mut out: BTreeSet<String> =
-        file.extensions().map(|e| nested_name(e.full_name(), file.package_name())).collect();
-    for message in file.messages() {
-        walk(&message, file.package_name(), &mut out);
-    }
-    out
+    extensions_of(file).iter().map(|e| nested_name(e.full_name(), file.package_name())).collect()
 }
 
 fn file_services(file: &FileDescriptor) -> BTreeSet<String> {
@@ -617,11 +590,6 @@ fn changed_type(out: &mut Findings, previous: &Field, current: &Field, why: &str
     );
 }
 
-/// A kind with groups told apart from messages: what buf means by "the same kind".
-fn kind_key(field: &Field) -> (i32, bool) {
-    (super::scalar_type(&field.kind()) as i32, field.is_group())
-}
-
 /// The full name of the message or enum a field refers to, if any.
 fn referenced_type(field: &Field) -> Option<String> {
     match field.kind() {
@@ -633,7 +601,7 @@ fn referenced_type(field: &Field) -> Option<String> {
 
 fn FIELD_SAME_TYPE(pair: &Pair, out: &mut Findings) {
     for (previous, current) in &pair.fields {
-        if kind_key(previous) != kind_key(current) || referenced_type(previous) != referenced_type(current) {
+        if previous.proto_type() != current.proto_type() || referenced_type(previous) != referenced_type(current) {
             changed_type(out, previous, current, "");
         }
     }
@@ -641,7 +609,7 @@ fn FIELD_SAME_TYPE(pair: &Pair, out: &mut Findings) {
 
 /// buf's binary compatibility groups: kinds within one share an encoding both ways.
 fn wire_group(field: &Field) -> u8 {
-    if field.is_group() {
+    if field.proto_type() == Type::Group {
         return 9;
     }
     match field.kind() {
@@ -660,7 +628,7 @@ fn wire_group(field: &Field) -> u8 {
 
 /// The groups whose members also share a JSON form.
 fn wire_json_group(field: &Field) -> u8 {
-    if field.is_group() {
+    if field.proto_type() == Type::Group {
         return 12;
     }
     match field.kind() {
@@ -867,7 +835,6 @@ fn FIELD_SAME_DEFAULT(pair: &Pair, out: &mut Findings) {
 }
 
 fn FIELD_SAME_JSTYPE(pair: &Pair, out: &mut Findings) {
-    use prost_types::field_descriptor_proto::Type;
     let is_64_bit = |f: &Field| {
         matches!(f.proto().r#type(), Type::Int64 | Type::Sint64 | Type::Uint64 | Type::Fixed64 | Type::Sfixed64)
     };
