@@ -251,22 +251,14 @@ impl Registry {
                 if versions.iter().any(|v| !v.deleted) {
                     return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
                 }
-                for version in versions.iter().filter(|v| v.deleted) {
-                    let referrers = self.store.versions_referencing(&version.subject, version.version).await?;
-                    if !referrers.is_empty() {
-                        return Err(RegistryError::new(
-                            ErrorCode::ReferenceExists,
-                            format!(
-                                "One or more references exist to the schema {{subject={},version={}}}.",
-                                version.subject, version.version
-                            ),
-                        ));
-                    }
-                }
+                // Soft-deleted versions go for good; one still referenced stops the change (42206).
                 for version in &versions {
-                    self.store
-                        .versions_hard_delete(&Subject::parse(&version.subject), &[version.version], false)
-                        .await?;
+                    let subject = Subject::parse(&version.subject);
+                    let outcome = self.store.versions_hard_delete(&subject, &[version.version], false).await?;
+                    self.evict_schemas(&version.context, &[version.schema_id]);
+                    if Self::delete_refused(&outcome)? {
+                        return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
+                    }
                 }
             }
         }

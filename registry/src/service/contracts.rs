@@ -109,7 +109,8 @@ impl Registry {
         consumer_version: Option<String>,
     ) -> Result<ContractRecord> {
         consumer_name(consumer)?;
-        let subject = Subject::parse_for_write(raw_subject)?;
+        let subject = Subject::parse_for_write(&self.resolve_alias(raw_subject).await?)?;
+        self.ensure_writable(&subject).await?;
         let schema_type = super::schema_type_of(request.schema_type.as_deref())?;
         let text = request
             .schema
@@ -120,6 +121,10 @@ impl Registry {
         let parsed = stele_compat::parse(schema_type, &text, &resolved, false).map_err(|e| {
             RegistryError::invalid_schema(format!("Invalid contract schema of consumer '{consumer}': {e}"))
         })?;
+        let targets: Vec<(String, i32)> = references
+            .iter()
+            .map(|r| (Self::qualify_reference(&subject, &r.subject).qualified(), r.version))
+            .collect();
         let now = now_millis();
         let created_at = self.store.contract_get(&subject.qualified(), consumer).await?.map_or(now, |c| c.created_at);
         let record = ContractRecord {
@@ -132,13 +137,18 @@ impl Registry {
             created_at,
             updated_at: now,
         };
-        self.store.contract_put(&record).await?;
+        if let Some(missing) = self.store.contract_put(&record, &targets).await? {
+            return Err(RegistryError::invalid_schema(format!(
+                "Invalid reference: subject '{}' has no version {} any more",
+                missing.subject, missing.version
+            )));
+        }
         tracing::info!(subject.name = %subject, consumer, "published the contract of {consumer} on {subject}");
         Ok(record)
     }
 
     pub async fn contract_get(&self, raw_subject: &str, consumer: &str) -> Result<ContractRecord> {
-        let subject = Subject::parse(raw_subject).qualified();
+        let subject = Subject::parse(&self.resolve_alias(raw_subject).await?).qualified();
         self.store.contract_get(&subject, consumer).await?.ok_or_else(|| {
             RegistryError::new(
                 ErrorCode::ContractNotFound,
@@ -149,13 +159,14 @@ impl Registry {
 
     pub async fn contract_delete(&self, raw_subject: &str, consumer: &str) -> Result<ContractRecord> {
         let contract = self.contract_get(raw_subject, consumer).await?;
+        self.ensure_writable(&Subject::parse(&contract.subject)).await?;
         self.store.contract_delete(&contract.subject, consumer).await?;
         Ok(contract)
     }
 
     /// `GET /stele/v1/subjects/{s}/consumers`: every consumer, and whether it reads the latest writer schema.
     pub async fn consumers_status(&self, raw_subject: &str) -> Result<Vec<ConsumerStatus>> {
-        let subject = Subject::parse(raw_subject);
+        let subject = Subject::parse(&self.resolve_alias(raw_subject).await?);
         let versions = self.store.versions_list(&subject).await?;
         let latest = versions.iter().rev().find(|v| !v.deleted);
         let writer = match latest {

@@ -4,11 +4,11 @@
 use super::Registry;
 use super::read::VersionSelector;
 use crate::error::{ErrorCode, RegistryError, Result};
-use crate::store::VersionRecord;
+use crate::store::{DeleteOutcome, VersionRecord};
 use crate::subject::Subject;
 
 impl Registry {
-    async fn ensure_writable(&self, subject: &Subject) -> Result<()> {
+    pub(super) async fn ensure_writable(&self, subject: &Subject) -> Result<()> {
         if self.effective_mode(subject).await?.is_read_only() {
             return Err(RegistryError::not_permitted(format!(
                 "Subject {} in context {} is in read-only mode",
@@ -18,35 +18,29 @@ impl Registry {
         Ok(())
     }
 
-    /// Refuses when a schema other than the subject's own references `version`.
-    /// A soft delete counts live referrers only; a permanent one counts all.
-    async fn ensure_unreferenced(&self, version: &VersionRecord, permanent: bool) -> Result<()> {
-        let referrers = self.store.versions_referencing(&version.subject, version.version).await?;
-        if referrers.iter().any(|r| permanent || !r.deleted) {
-            return Err(RegistryError::new(
+    /// Runs a delete the store may refuse: a reference (42206) is an error; a
+    /// conflict (another writer changed the versions since they were read)
+    /// starts the operation over, so the answer is the one Confluent gives for
+    /// the state it finds.
+    pub(super) fn delete_refused(outcome: &DeleteOutcome) -> Result<bool> {
+        match outcome {
+            DeleteOutcome::Deleted => Ok(false),
+            DeleteOutcome::Conflict => Ok(true),
+            DeleteOutcome::Referenced(target) => Err(RegistryError::new(
                 ErrorCode::ReferenceExists,
                 format!(
                     "One or more references exist to the schema {{subject={},version={}}}.",
-                    version.subject, version.version
+                    target.subject, target.version
                 ),
-            ));
+            )),
         }
-        Ok(())
     }
 
-    /// Evicts cached records of ids no version uses any more.
-    async fn evict_unused(&self, versions: &[VersionRecord]) -> Result<()> {
+    /// Forgets cached records of the schemas a permanent delete may have removed.
+    fn evict_deleted(&self, versions: &[VersionRecord]) {
         for version in versions {
-            if self.store.versions_by_schema(&version.context, version.schema_id).await?.is_empty() {
-                let key = (version.context.clone(), version.schema_id);
-                self.records.write().remove(&key);
-                self.parsed.write().remove(&key);
-                if let Some(ids) = self.id_bodies.write().get_mut(&version.context) {
-                    ids.remove(&version.schema_id);
-                }
-            }
+            self.evict_schemas(&version.context, &[version.schema_id]);
         }
-        Ok(())
     }
 
     /// `DELETE /subjects/{s}`: the versions deleted.
@@ -54,26 +48,34 @@ impl Registry {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
-        self.ensure_writable(&subject).await?;
-        let versions = self.store.versions_list(&subject).await?;
+        for _attempt in 0..16 {
+            if let Some(deleted) = self.subject_delete_once(raw_subject, &subject, permanent).await? {
+                self.invalidate_after_write();
+                tracing::info!(subject.name = %subject, permanent, "deleted subject {subject}");
+                return Ok(deleted);
+            }
+        }
+        Err(RegistryError::Internal(format!("deleting {subject} kept conflicting with other writers")))
+    }
+
+    async fn subject_delete_once(&self, raw_subject: &str, subject: &Subject, permanent: bool) -> Result<Option<Vec<i32>>> {
+        self.ensure_writable(subject).await?;
+        let versions = self.store.versions_list(subject).await?;
         if versions.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
         let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
-        let result = if permanent {
+        if permanent {
             if !live.is_empty() {
                 return Err(RegistryError::new(
                     ErrorCode::SubjectNotSoftDeleted,
                     format!("Subject '{raw_subject}' was not deleted first before being permanently deleted"),
                 ));
             }
-            for version in &versions {
-                self.ensure_unreferenced(version, true).await?;
-            }
             let numbers: Vec<i32> = versions.iter().map(|v| v.version).collect();
-            self.store.versions_hard_delete(&subject, &numbers, true).await?;
-            self.evict_unused(&versions).await?;
-            numbers
+            let outcome = self.store.versions_hard_delete(subject, &numbers, true).await?;
+            self.evict_deleted(&versions);
+            Ok((!Self::delete_refused(&outcome)?).then_some(numbers))
         } else {
             if live.is_empty() {
                 return Err(RegistryError::new(
@@ -81,16 +83,10 @@ impl Registry {
                     format!("Subject '{raw_subject}' was soft deleted.Set permanent=true to delete permanently"),
                 ));
             }
-            for version in &live {
-                self.ensure_unreferenced(version, false).await?;
-            }
             let numbers: Vec<i32> = live.iter().map(|v| v.version).collect();
-            self.store.versions_soft_delete(&subject, &numbers).await?;
-            numbers
-        };
-        self.invalidate_after_write();
-        tracing::info!(subject.name = %subject, permanent, "deleted subject {subject}");
-        Ok(result)
+            let outcome = self.store.versions_soft_delete(subject, &numbers).await?;
+            Ok((!Self::delete_refused(&outcome)?).then_some(numbers))
+        }
     }
 
     /// `DELETE /subjects/{s}/versions/{v}`: the version deleted.
@@ -98,8 +94,25 @@ impl Registry {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
-        self.ensure_writable(&subject).await?;
-        let versions = self.store.versions_list(&subject).await?;
+        for _attempt in 0..16 {
+            if let Some(version) = self.version_delete_once(raw_subject, &subject, selector, permanent).await? {
+                self.invalidate_after_write();
+                tracing::info!(subject.name = %subject, schema.version = version, permanent, "deleted version {version} of {subject}");
+                return Ok(version);
+            }
+        }
+        Err(RegistryError::Internal(format!("deleting a version of {subject} kept conflicting with other writers")))
+    }
+
+    async fn version_delete_once(
+        &self,
+        raw_subject: &str,
+        subject: &Subject,
+        selector: VersionSelector,
+        permanent: bool,
+    ) -> Result<Option<i32>> {
+        self.ensure_writable(subject).await?;
+        let versions = self.store.versions_list(subject).await?;
         if versions.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
@@ -124,10 +137,10 @@ impl Registry {
                     ),
                 ));
             }
-            self.ensure_unreferenced(&version, true).await?;
             let last = versions.len() == 1;
-            self.store.versions_hard_delete(&subject, &[version.version], last).await?;
-            self.evict_unused(std::slice::from_ref(&version)).await?;
+            let outcome = self.store.versions_hard_delete(subject, &[version.version], last).await?;
+            self.evict_deleted(std::slice::from_ref(&version));
+            Ok((!Self::delete_refused(&outcome)?).then_some(version.version))
         } else {
             if version.deleted {
                 return Err(RegistryError::new(
@@ -138,11 +151,8 @@ impl Registry {
                     ),
                 ));
             }
-            self.ensure_unreferenced(&version, false).await?;
-            self.store.versions_soft_delete(&subject, &[version.version]).await?;
+            let outcome = self.store.versions_soft_delete(subject, &[version.version]).await?;
+            Ok((!Self::delete_refused(&outcome)?).then_some(version.version))
         }
-        self.invalidate_after_write();
-        tracing::info!(subject.name = %subject, schema.version = version.version, permanent, "deleted version {} of {subject}", version.version);
-        Ok(version.version)
     }
 }

@@ -3,35 +3,37 @@
 //!
 //! # Caching
 //! Schema content is immutable once an id is handed out, so parsed schemas and
-//! schema records are cached by `(context, id)` forever; a hard delete that
-//! leaves an id unused evicts it. The read path `GET /schemas/ids/{id}` and
-//! idempotent re-registration are answered from memory. The re-registration
-//! cache maps a request's exact text to its id; any write other than a
-//! registration (a delete, a config or mode change) clears it, because each can
-//! change the answer.
+//! schema records are cached by `(context, id)`; a permanent delete that
+//! removes an id evicts it, here and (through the store's change feed) on every
+//! other replica. The read path `GET /schemas/ids/{id}` and idempotent
+//! re-registration are answered from memory. The re-registration cache maps a
+//! request's exact text to its id; a new version evicts its subject's entries,
+//! and any other write (a delete, a config or mode change) clears it, because
+//! each can change the answer. Every cache follows one rule that orders fills
+//! against invalidations: see [`cache`].
 //!
 //! # Writes
-//! Writes within one process are serialized by `write_lock`: registration
-//! checks compatibility against the versions it read, then inserts; holding
-//! the lock keeps another local writer from slipping in between. Across
-//! processes the store's transaction re-checks the highest version it was
-//! given and reports a conflict, and the service then starts over.
+//! Writes within one process are serialized by `write_lock`, which only saves
+//! retries: correctness rests on the store's transactions (see
+//! `store/sql.rs`), which re-check under database locks what the service
+//! decided on and report a conflict when another writer (another replica)
+//! got in between; the service then starts over from a fresh read.
 
+mod cache;
 mod config;
 mod contracts;
 mod delete;
 mod read;
 mod register;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::RwLock;
 use serde_json::Value;
 use stele_compat::{CompatibilityLevel, ParsedSchema, ResolvedReference, SchemaType};
 
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
+use cache::Cache;
 use crate::subject::{DEFAULT_CONTEXT, Subject};
 
 pub use config::{ConfigUpdate, Mode};
@@ -60,15 +62,15 @@ pub struct Registry {
     /// Serializes this process's writes; see the module docs.
     write_lock: tokio::sync::Mutex<()>,
     /// Schema records by (context, id); content never changes, entries leave on hard delete.
-    records: RwLock<HashMap<(String, i64), Arc<SchemaRecord>>>,
+    records: Cache<(String, i64), Arc<SchemaRecord>>,
     /// Parsed schemas by (context, id), for compatibility checks.
-    parsed: RwLock<HashMap<(String, i64), Arc<ParsedSchema>>>,
+    parsed: Cache<(String, i64), Arc<ParsedSchema>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
-    reregister: RwLock<HashMap<ReregisterKey, i64>>,
+    reregister: Cache<ReregisterKey, i64>,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
-    id_bodies: RwLock<HashMap<String, HashMap<i64, bytes::Bytes>>>,
+    id_bodies: Cache<String, std::collections::HashMap<i64, bytes::Bytes>>,
     /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
-    aliases: RwLock<HashMap<String, Option<String>>>,
+    aliases: Cache<String, Option<String>>,
 }
 
 impl Registry {
@@ -77,11 +79,11 @@ impl Registry {
             store,
             default_level,
             write_lock: tokio::sync::Mutex::new(()),
-            records: RwLock::new(HashMap::new()),
-            parsed: RwLock::new(HashMap::new()),
-            reregister: RwLock::new(HashMap::new()),
-            id_bodies: RwLock::new(HashMap::new()),
-            aliases: RwLock::new(HashMap::new()),
+            records: Cache::new(),
+            parsed: Cache::new(),
+            reregister: Cache::new(),
+            id_bodies: Cache::new(),
+            aliases: Cache::new(),
         }
     }
 
@@ -91,19 +93,33 @@ impl Registry {
 
     /// Forgets answers a write may have changed.
     fn invalidate_after_write(&self) {
-        self.reregister.write().clear();
-        self.aliases.write().clear();
+        self.reregister.clear();
+        self.aliases.clear();
+    }
+
+    /// Forgets everything cached about schema ids that a permanent delete may have removed.
+    fn evict_schemas(&self, context: &str, ids: &[i64]) {
+        let gone = |key: &(String, i64)| key.0 == context && ids.contains(&key.1);
+        self.records.evict(|key, _| !gone(key));
+        self.parsed.evict(|key, _| !gone(key));
+        self.id_bodies.evict(|ctx, bodies| {
+            if ctx == context {
+                bodies.retain(|id, _| !ids.contains(id));
+            }
+            true
+        });
     }
 
     /// The subject a path's subject stands for: its config's `alias` if it has
     /// one (one level, as written), else itself. Config and mode paths are not aliased.
     pub async fn resolve_alias(&self, raw_subject: &str) -> Result<String> {
         let qualified = Subject::parse(raw_subject).qualified();
-        if let Some(alias) = self.aliases.read().get(&qualified) {
-            return Ok(alias.clone().unwrap_or_else(|| raw_subject.to_owned()));
+        if let Some(alias) = self.aliases.get(&qualified) {
+            return Ok(alias.unwrap_or_else(|| raw_subject.to_owned()));
         }
+        let ticket = self.aliases.ticket();
         let alias = self.store.config_get(&qualified).await?.and_then(|c| c.alias).filter(|a| !a.is_empty());
-        self.aliases.write().insert(qualified, alias.clone());
+        self.aliases.fill(ticket, qualified, alias.clone());
         Ok(alias.unwrap_or_else(|| raw_subject.to_owned()))
     }
 
@@ -113,30 +129,33 @@ impl Registry {
     /// re-registration answers. Schema content never changes, so records are
     /// only dropped when ids may have gone.
     pub fn forget_cached(&self, kind: &str) {
+        // A new version can change what a re-registration inheriting metadata answers.
+        self.reregister.clear();
         if kind == "version" {
-            // A new version can change what a re-registration inheriting metadata answers.
-            self.reregister.write().clear();
             return;
         }
-        self.reregister.write().clear();
-        self.aliases.write().clear();
+        self.aliases.clear();
         if kind != "config" && kind != "mode" {
-            self.id_bodies.write().clear();
-            self.records.write().clear();
+            // A permanent delete may have removed ids; a lost connection may have
+            // hidden one. Soft deletes keep ids readable but are cheap to be safe on.
+            self.id_bodies.clear();
+            self.records.clear();
+            self.parsed.clear();
         }
     }
 
     /// A schema record by id, from memory when it has been read before.
     async fn record(&self, context: &str, id: i64) -> Result<Option<Arc<SchemaRecord>>> {
         let key = (context.to_owned(), id);
-        if let Some(record) = self.records.read().get(&key) {
-            return Ok(Some(Arc::clone(record)));
+        if let Some(record) = self.records.get(&key) {
+            return Ok(Some(record));
         }
+        let ticket = self.records.ticket();
         let Some(record) = self.store.schema_get(context, id).await? else {
             return Ok(None);
         };
         let record = Arc::new(record);
-        self.records.write().insert(key, Arc::clone(&record));
+        self.records.fill(ticket, key, Arc::clone(&record));
         Ok(Some(record))
     }
 
@@ -152,15 +171,16 @@ impl Registry {
     /// The parsed form of a stored schema, for compatibility checks.
     async fn parsed_of(&self, record: &SchemaRecord) -> Result<Arc<ParsedSchema>> {
         let key = (record.context.clone(), record.id);
-        if let Some(parsed) = self.parsed.read().get(&key) {
-            return Ok(Arc::clone(parsed));
+        if let Some(parsed) = self.parsed.get(&key) {
+            return Ok(parsed);
         }
+        let ticket = self.parsed.ticket();
         let subject = Subject { context: record.context.clone(), name: String::new() };
         let (resolved, _) = Box::pin(self.resolve_references(&subject, &record.references, true)).await?;
         let parsed = stele_compat::parse(record.schema_type, &record.schema, &resolved, false)
             .map_err(|e| RegistryError::Internal(format!("stored schema {} no longer parses: {e}", record.id)))?;
         let parsed = Arc::new(parsed);
-        self.parsed.write().insert(key, Arc::clone(&parsed));
+        self.parsed.fill(ticket, key, Arc::clone(&parsed));
         Ok(parsed)
     }
 

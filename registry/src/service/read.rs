@@ -273,7 +273,7 @@ impl Registry {
 
     /// The serialized answer for an id already read once, without waiting on anything.
     pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
-        self.id_bodies.read().get(context).and_then(|ids| ids.get(&id)).cloned()
+        self.id_bodies.read(|bodies| bodies.get(context).and_then(|ids| ids.get(&id)).cloned())
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
@@ -287,26 +287,24 @@ impl Registry {
         let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| {
             std::borrow::Cow::Owned(Subject::parse(s).context)
         });
-        if let Some(body) = self.id_bodies.read().get(context.as_ref()).and_then(|ids| ids.get(&id)) {
-            return Ok(body.clone());
+        if let Some(body) = self.cached_schema_json(&context, id) {
+            return Ok(body);
         }
+        let ticket = self.id_bodies.ticket();
         let record = self.schema_by_id(id, subject).await?;
         let view = SchemaView::of_record(&record, record.schema.clone());
         let body = bytes::Bytes::from(serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?);
-        self.id_bodies.write().entry(context.into_owned()).or_default().insert(id, body.clone());
+        self.id_bodies.fill_with(ticket, |bodies| {
+            bodies.entry(context.into_owned()).or_default().insert(id, body.clone());
+        });
         Ok(body)
     }
 
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
     pub async fn schema_by_id(&self, id: i64, subject: Option<&str>) -> Result<Arc<SchemaRecord>> {
         let context = Self::id_context(subject);
-        let key = (context.clone(), id);
-        if let Some(record) = self.records.read().get(&key) {
-            return Ok(Arc::clone(record));
-        }
-        if self.store.versions_by_schema(&context, id).await?.is_empty() {
-            return Err(RegistryError::schema_id_not_found(id));
-        }
+        // A schema row exists exactly while some version uses it: permanent
+        // deletes sweep unused rows, and a foreign key keeps used ones.
         self.record(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
     }
 

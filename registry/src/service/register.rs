@@ -53,7 +53,7 @@ pub struct CompatibilityVerdict {
 /// The outcome of preparing a request: parsed and fingerprinted.
 struct Prepared {
     schema_type: SchemaType,
-    parsed: Option<ParsedSchema>,
+    parsed: ParsedSchema,
     text: String,
     references: Vec<Reference>,
     metadata: Option<Value>,
@@ -172,14 +172,16 @@ fn level_message(level: CompatibilityLevel) -> String {
 }
 
 impl Registry {
-    /// Parses a request's schema with its references, as a new version of `subject`.
+    /// Parses a request's schema with its references, as a new version of
+    /// `subject`. A schema that does not parse is refused in every mode, IMPORT
+    /// included: everything stored must parse, or every later check of the
+    /// subject would fail.
     async fn prepare(
         &self,
         subject: &Subject,
         request: &RegisterRequest,
         normalize: bool,
         latest: Option<&SchemaRecord>,
-        lenient: bool,
     ) -> Result<Prepared> {
         let mut schema_type = schema_type_of(request.schema_type.as_deref())?;
         let mut text = request.schema.clone().unwrap_or_default();
@@ -196,17 +198,9 @@ impl Registry {
             }
         }
         let (resolved, references) = self.resolve_references(subject, &references, false).await?;
-        let parsed = match stele_compat::parse(schema_type, &text, &resolved, normalize) {
-            Ok(parsed) => Some(parsed),
-            Err(_) if lenient => None,
-            Err(error) => {
-                return Err(RegistryError::invalid_schema(invalid_schema_message(
-                    subject,
-                    schema_type,
-                    &error.to_string(),
-                )));
-            }
-        };
+        let parsed = stele_compat::parse(schema_type, &text, &resolved, normalize).map_err(|error| {
+            RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string()))
+        })?;
         if normalize
             && schema_type == SchemaType::Avro
             && let Ok(avro) = stele_compat::avro::Schema::parse(&text, &resolved)
@@ -218,7 +212,7 @@ impl Registry {
                 &error.to_string(),
             )));
         }
-        let text = parsed.as_ref().map_or(text, |p| p.canonical.clone());
+        let text = parsed.canonical.clone();
         let metadata = normalize_metadata(request.metadata.clone());
         // Like Confluent's community edition, rule sets are validated but not kept.
         let fingerprint = fingerprint(&text, &references, metadata.as_ref(), None);
@@ -292,17 +286,18 @@ impl Registry {
         });
         if let Some(key) = &cache_key
             && request.metadata.is_none()
-            && let Some(id) = self.reregister.read().get(key)
+            && let Some(id) = self.reregister.get(key)
         {
-            return Ok(RegisterOutcome { id: *id, view: None, warnings: Vec::new() });
+            return Ok(RegisterOutcome { id, view: None, warnings: Vec::new() });
         }
         let _guard = self.write_lock.lock().await;
+        let ticket = self.reregister.ticket();
         for _attempt in 0..16 {
             let outcome = self.register_once(&subject, &request, normalize_param).await?;
             if let Some((id, stored_version, full, warnings)) = outcome {
                 // A registration some consumer cannot read is not cached: the warning must repeat.
                 if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
-                    self.reregister.write().insert(key, id);
+                    self.reregister.fill(ticket, key, id);
                 }
                 let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
                 return Ok(RegisterOutcome { id, view, warnings });
@@ -364,7 +359,7 @@ impl Registry {
             None => None,
         };
         let importing = mode == Mode::Import;
-        let prepared = self.prepare(subject, request, normalize, latest.as_deref(), importing).await?;
+        let prepared = self.prepare(subject, request, normalize, latest.as_deref()).await?;
         // Already registered under this subject (at any live version): same id, no check.
         // An explicit version asks for a new version; `-1` only considers the latest.
         if request.version.is_none_or(|v| v <= 0) {
@@ -429,9 +424,9 @@ impl Registry {
                 return Ok(Some((record.id, version.version, view(record.id, version.version), Vec::new())));
             }
         }
-        if !importing && let Some(parsed) = &prepared.parsed {
-            let level =
-                config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+        let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+        if !importing && level != CompatibilityLevel::None {
+            let parsed = &prepared.parsed;
             let history = self.history(&versions, compatibility_group(&config, metadata.as_ref())).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
             if let Some(VersionFailure { index, problems }) =
@@ -454,10 +449,8 @@ impl Registry {
         // included, where it is the only check.
         let mut warnings = Vec::new();
         let enforcement = super::Enforcement::parse(config.consumer_contracts.as_deref());
-        if enforcement != super::Enforcement::Off
-            && let Some(parsed) = &prepared.parsed
-        {
-            let findings = self.contract_findings(subject, parsed).await?;
+        if enforcement != super::Enforcement::Off {
+            let findings = self.contract_findings(subject, &prepared.parsed).await?;
             if !findings.is_empty() {
                 let sentences: Vec<String> = findings.iter().map(super::ContractFinding::sentence).collect();
                 if enforcement == super::Enforcement::Enforce {
@@ -509,11 +502,15 @@ impl Registry {
             InsertOutcome::Inserted { id, version } => {
                 // What a re-registration answers can depend on the latest version (inherited metadata).
                 let qualified = subject.qualified();
-                self.reregister.write().retain(|key, _| key.subject != qualified);
+                self.reregister.evict(|key, _| key.subject != qualified);
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
                 Ok(Some((id, version, view(id, version), warnings)))
             }
             InsertOutcome::Conflict => Ok(None),
+            InsertOutcome::ReferenceGone(missing) => Err(RegistryError::invalid_schema(format!(
+                "Invalid reference: subject '{}' has no version {} any more",
+                missing.subject, missing.version
+            ))),
             InsertOutcome::IdTaken => Err(RegistryError::not_permitted(format!(
                 "Overwrite new schema with id {} in context {context} is not permitted.",
                 request.id.unwrap_or_default()
@@ -543,7 +540,7 @@ impl Registry {
             return Err(RegistryError::invalid_schema("Empty schema"));
         }
         let (subject, versions) = self.versions_with_fallback(&subject).await?;
-        let prepared = self.prepare(&subject, &request, normalize, None, false).await?;
+        let prepared = self.prepare(&subject, &request, normalize, None).await?;
         let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
         if visible.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
@@ -600,10 +597,8 @@ impl Registry {
             Some(v) => Some(self.record_of(v).await?),
             None => None,
         };
-        let prepared = self.prepare(&subject, &request, normalize, latest.as_deref(), false).await?;
-        let Some(parsed) = prepared.parsed else {
-            return Err(RegistryError::invalid_schema("the schema could not be parsed"));
-        };
+        let prepared = self.prepare(&subject, &request, normalize, latest.as_deref()).await?;
+        let parsed = prepared.parsed;
         let compatible =
             CompatibilityVerdict { compatible: true, level, version: None, messages: Vec::new(), problems: Vec::new() };
         match selector {

@@ -5,6 +5,7 @@
 
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -81,6 +82,26 @@ pub enum InsertOutcome {
     IdTaken,
     /// The explicit version exists already.
     VersionTaken,
+    /// A referenced subject version was deleted since the service resolved it.
+    ReferenceGone(MissingReference),
+}
+
+/// A subject version a write needed that is not (or no longer) live, or that
+/// still has referrers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingReference {
+    pub subject: String,
+    pub version: i32,
+}
+
+/// How a delete ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    /// The versions are no longer in the state the service saw: retry.
+    Conflict,
+    /// This version is referenced by a schema or a consumer contract (42206).
+    Referenced(MissingReference),
 }
 
 /// A consumer's contract on a subject: the schema it reads with.
@@ -181,14 +202,22 @@ pub trait Store: Send + Sync + 'static {
     async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>>;
     /// The subject versions whose schema references `subject` at `version`.
     async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>>;
-    /// Writes a new version, and its schema when it is new. Soft-deleted
+    /// Writes a new version, and its schema when it is new, in one transaction
+    /// that re-checks what the service decided on (see `sql.rs`). Soft-deleted
     /// versions of the subject that hold the same schema are removed, as
     /// Confluent does when a deleted schema is registered again.
     async fn version_insert(&self, new: NewVersion) -> Result<InsertOutcome>;
-    /// Marks versions soft-deleted.
-    async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<()>;
-    /// Removes versions; with `purge_settings`, also the subject's config and mode.
-    async fn versions_hard_delete(&self, subject: &Subject, versions: &[i32], purge_settings: bool) -> Result<()>;
+    /// Marks live versions soft-deleted, unless a live schema references one.
+    async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<DeleteOutcome>;
+    /// Removes soft-deleted versions, unless a schema or contract references one,
+    /// and the schemas no version uses any more; with `purge_settings`, also
+    /// the subject's config and mode.
+    async fn versions_hard_delete(
+        &self,
+        subject: &Subject,
+        versions: &[i32],
+        purge_settings: bool,
+    ) -> Result<DeleteOutcome>;
 
     async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>>;
     async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>>;
@@ -201,8 +230,14 @@ pub trait Store: Send + Sync + 'static {
     async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()>;
     async fn config_delete(&self, scope: &str) -> Result<()>;
 
-    /// Writes a contract, keeping its creation time when it exists.
-    async fn contract_put(&self, contract: &ContractRecord) -> Result<()>;
+    /// Writes a contract, keeping its creation time when it exists, unless one
+    /// of the subject versions it references (`reference_targets`, qualified)
+    /// is no longer live: then that one is answered and nothing is written.
+    async fn contract_put(
+        &self,
+        contract: &ContractRecord,
+        reference_targets: &[(String, i32)],
+    ) -> Result<Option<MissingReference>>;
     async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>>;
     /// A subject's contracts, by consumer name.
     async fn contracts_list(&self, subject: &str) -> Result<Vec<ContractRecord>>;

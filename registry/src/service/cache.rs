@@ -1,0 +1,114 @@
+//! In-memory caches of stored answers, and the one rule that orders their fills
+//! against invalidations.
+//!
+//! # The rule
+//! A reader that misses takes a [`Ticket`] *before* it reads storage, and may
+//! fill the cache only if no invalidation has happened since
+//! ([`Cache::fill`]). Every invalidation bumps the cache's generation *before*
+//! it removes entries, under the same lock the fill takes.
+//!
+//! Why that suffices: a write's invalidation runs after the write commits
+//! (locally once the store returns, on other replicas when its notification
+//! arrives). A reader whose storage read may have missed the write started it
+//! before the commit, so its ticket predates the invalidation. If the reader
+//! fills first, the invalidation then removes the entry; if the invalidation
+//! comes first, the generation has moved and the fill is refused. Either way
+//! no answer from before a write outlives the write's invalidation.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+/// When a reader started: see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+pub struct Cache<K, V> {
+    map: RwLock<HashMap<K, V>>,
+    generation: AtomicU64,
+}
+
+impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+    pub fn new() -> Self {
+        Cache { map: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+    }
+
+    /// Taken before reading storage for a fill.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::SeqCst))
+    }
+
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.read().get(key).cloned()
+    }
+
+    /// Reads the map in place (for nested maps on the hot path).
+    pub fn read<R>(&self, f: impl FnOnce(&HashMap<K, V>) -> R) -> R {
+        f(&self.map.read())
+    }
+
+    /// Inserts unless the cache was invalidated since `ticket`; whether it did.
+    pub fn fill(&self, ticket: Ticket, key: K, value: V) -> bool {
+        self.fill_with(ticket, |map| {
+            map.insert(key, value);
+        })
+    }
+
+    /// Changes the map unless the cache was invalidated since `ticket`.
+    pub fn fill_with(&self, ticket: Ticket, f: impl FnOnce(&mut HashMap<K, V>)) -> bool {
+        let mut map = self.map.write();
+        if self.generation.load(Ordering::SeqCst) != ticket.0 {
+            return false;
+        }
+        f(&mut map);
+        true
+    }
+
+    /// Removes the entries `keep` refuses, refusing every fill in flight.
+    pub fn evict(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        let mut map = self.map.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.retain(|k, v| keep(k, v));
+    }
+
+    /// Removes every entry, refusing every fill in flight.
+    pub fn clear(&self) {
+        let mut map = self.map.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        map.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fill_that_started_before_an_invalidation_is_refused() {
+        let cache: Cache<&str, i32> = Cache::new();
+        let before = cache.ticket();
+        cache.clear();
+        assert!(!cache.fill(before, "id", 1), "the read may predate the write");
+        assert_eq!(cache.get("id"), None);
+        let after = cache.ticket();
+        assert!(cache.fill(after, "id", 2));
+        assert_eq!(cache.get("id"), Some(2));
+    }
+
+    #[test]
+    fn a_targeted_eviction_also_moves_the_generation() {
+        let cache: Cache<i32, i32> = Cache::new();
+        let ticket = cache.ticket();
+        assert!(cache.fill(ticket, 1, 1));
+        let in_flight = cache.ticket();
+        cache.evict(|k, _| *k != 1);
+        assert_eq!(cache.get(&1), None);
+        assert!(!cache.fill(in_flight, 2, 2));
+    }
+}

@@ -1,0 +1,681 @@
+//! The one implementation of [`Store`](super::Store) over SQL, shared by the
+//! `SQLite` and PostgreSQL backends.
+//!
+//! # Why a macro
+//! Every query here is written once, in SQL both databases accept (`$N`
+//! placeholders, which `SQLite` reads as numbered parameters, `ON CONFLICT`,
+//! `CASE` instead of `GREATEST`). sqlx's generic executor bounds cannot be named
+//! once for "any database that encodes these types", so [`sql_store!`] stamps
+//! the same text into each backend's module, where the compiler checks it
+//! against that database's concrete types. What truly differs per database
+//! is a handful of functions each backend module defines beside the macro call:
+//! `begin_write` (how a write transaction starts), `lock_subjects` (per-subject
+//! locks), `FOR_UPDATE` (row locks), `notify` (telling other replicas) and
+//! `change_feed`.
+//!
+//! # The write transactions: what is locked, in which order, and why
+//! Invariants, all of them kept by the database inside one transaction:
+//! 1. one id per distinct schema in a context, one schema per id, and an id's
+//!    content never changes;
+//! 2. a subject's versions are exactly 1..n, and its live versions never hold
+//!    the same schema twice;
+//! 3. no version, schema reference or contract reference points at something
+//!    missing.
+//!
+//! Constraints hold what can be said declaratively: primary keys on
+//! `(context, id)` and `(subject, version)`, a unique fingerprint per context,
+//! a partial unique index on a subject's live `(subject, schema_id)`, and
+//! foreign keys from versions and schema references to schemas. A racing
+//! writer that slipped past the checks below would fail there, never corrupt.
+//!
+//! Locks make the checks themselves race-free. Every write takes, in this order:
+//! 1. **Subject locks**, all at once, sorted by lock key: exclusive on the
+//!    subject written or deleted, shared on each subject version it references.
+//!    `SQLite` has one writer at a time (`BEGIN IMMEDIATE`), which is stronger;
+//!    PostgreSQL uses transaction-scoped advisory locks keyed by a 64-bit hash of
+//!    the qualified subject.
+//! 2. **The context's id counter row** (`SELECT ... FOR UPDATE`), by writes that
+//!    hand out, reuse or sweep schema ids: registration and permanent deletes.
+//!
+//! Because every transaction takes subject locks before at most one counter
+//! lock, and subject locks in one global order, no two transactions can wait on
+//! each other in a cycle: there are no deadlocks. After a lock is granted,
+//! PostgreSQL's READ COMMITTED gives each later statement a fresh snapshot, so
+//! the checks see everything the previous holder committed.
+//!
+//! Why no interleaving of two replicas breaks an invariant:
+//! - **Versions (2).** The service checks compatibility against the versions it
+//!   read, then asks for an insert expecting the highest version it saw (none
+//!   for a new subject). Under the subject's exclusive lock the transaction
+//!   re-reads the highest version; any other writer to the subject committed
+//!   before the lock was granted or waits until this one ends, so a mismatch
+//!   means the picture changed and the service starts over: two replicas
+//!   registering the same schema at once end with one version, and the second
+//!   answers the first one's id.
+//! - **Ids (1).** Under the counter lock, the fingerprint lookup sees every
+//!   schema committed in the context; a new id is one more than every id ever
+//!   handed out, so ids are never reused even after a permanent delete.
+//! - **Sweeps (3).** A permanent delete removes the schema rows no version uses
+//!   any more under the same counter lock, so a registration that reuses a
+//!   schema either commits first (the sweep then sees its version and keeps the
+//!   row) or finds the row already gone and hands out a new id.
+//! - **References (3).** A registration or a contract holds shared locks on the
+//!   subjects it references and re-checks that each referenced version is still
+//!   live; a delete holds the exclusive lock and checks for referrers (schemas
+//!   and contracts) in the same transaction. Whichever commits first, the other
+//!   sees it: the delete is refused with 42206, or the registration finds its
+//!   reference gone.
+
+use std::collections::BTreeMap;
+
+/// A lock on one subject for the length of a write transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SubjectLock {
+    pub key: i64,
+    pub exclusive: bool,
+}
+
+/// The subject locks a write takes, in the one global order: exclusive on
+/// `written`, shared on each of `referenced`; one lock per key (exclusive wins),
+/// sorted by key.
+pub(super) fn subject_locks<'a>(written: Option<&str>, referenced: impl IntoIterator<Item = &'a str>) -> Vec<SubjectLock> {
+    let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
+    for subject in referenced {
+        locks.entry(lock_key(subject)).or_insert(false);
+    }
+    if let Some(subject) = written {
+        locks.insert(lock_key(subject), true);
+    }
+    locks.into_iter().map(|(key, exclusive)| SubjectLock { key, exclusive }).collect()
+}
+
+/// A stable 64-bit key for a subject (FNV-1a): the same in every replica and release.
+fn lock_key(subject: &str) -> i64 {
+    let hash = subject.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash as i64
+}
+
+pub(super) fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> crate::error::Result<String> {
+    serde_json::to_string(value).map_err(|e| crate::error::RegistryError::Internal(e.to_string()))
+}
+
+/// Implements [`Store`](super::Store) for `$store` (which has a `pool` field)
+/// with the backend functions in scope at the call site.
+macro_rules! sql_store {
+    ($store:ty) => {
+        use sqlx::AssertSqlSafe;
+
+        use $crate::error::{RegistryError, Result};
+        use $crate::store::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
+        use $crate::store::sql::{now_millis, subject_locks, to_json};
+        use $crate::store::{
+            ConfigRecord, ContractRecord, DeleteOutcome, InsertOutcome, MissingReference, NewVersion, SchemaRecord,
+            Store, VersionRecord,
+        };
+        use $crate::subject::Subject;
+
+        type Tx = sqlx::Transaction<'static, Db>;
+
+        /// The live-or-not state of one subject version, inside a transaction.
+        async fn version_state(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<bool>> {
+            Ok(sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
+                .bind(subject)
+                .bind(version)
+                .fetch_optional(&mut **tx)
+                .await?)
+        }
+
+        /// The first of `targets` that is not a live version any more.
+        async fn missing_reference(tx: &mut Tx, targets: &[(String, i32)]) -> Result<Option<MissingReference>> {
+            for (subject, version) in targets {
+                if version_state(tx, subject, *version).await? != Some(false) {
+                    return Ok(Some(MissingReference { subject: subject.clone(), version: *version }));
+                }
+            }
+            Ok(None)
+        }
+
+        /// Takes the context's id counter row lock (creating the row when missing)
+        /// and returns the highest id ever handed out there.
+        async fn lock_id_counter(tx: &mut Tx, context: &str) -> Result<i64> {
+            sqlx::query("INSERT INTO contexts (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(context)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO id_counters (context, max_id) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+                .bind(context)
+                .execute(&mut **tx)
+                .await?;
+            let counter: i64 =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT max_id FROM id_counters WHERE context = $1{FOR_UPDATE}")))
+                    .bind(context)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM schemas WHERE context = $1")
+                .bind(context)
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok(counter.max(max_id.unwrap_or(0)))
+        }
+
+        /// Who stops `subject` at `version` from being deleted: a schema (a live
+        /// one only, unless `permanent`) or, for a permanent delete, a contract.
+        async fn referrer_of(tx: &mut Tx, subject: &str, version: i32, permanent: bool) -> Result<bool> {
+            let referrers: Vec<bool> = sqlx::query_scalar(
+                "SELECT v.deleted FROM versions v JOIN schema_references r \
+                 ON r.context = v.context AND r.schema_id = v.schema_id \
+                 WHERE r.ref_subject = $1 AND r.ref_version = $2",
+            )
+            .bind(subject)
+            .bind(version)
+            .fetch_all(&mut **tx)
+            .await?;
+            if referrers.iter().any(|deleted| permanent || !deleted) {
+                return Ok(true);
+            }
+            if permanent {
+                let contract: Option<String> = sqlx::query_scalar(
+                    "SELECT consumer FROM contract_references WHERE ref_subject = $1 AND ref_version = $2 LIMIT 1",
+                )
+                .bind(subject)
+                .bind(version)
+                .fetch_optional(&mut **tx)
+                .await?;
+                return Ok(contract.is_some());
+            }
+            Ok(false)
+        }
+
+        /// Checks that `versions` of `subject` exist in the state a delete
+        /// expects (live for a soft delete, soft-deleted for a permanent one) and
+        /// that nothing references them.
+        async fn check_deletable(
+            tx: &mut Tx,
+            subject: &str,
+            versions: &[i32],
+            permanent: bool,
+        ) -> Result<Option<DeleteOutcome>> {
+            for &version in versions {
+                match version_state(tx, subject, version).await? {
+                    Some(deleted) if deleted == permanent => {}
+                    _ => return Ok(Some(DeleteOutcome::Conflict)),
+                }
+                if referrer_of(tx, subject, version, permanent).await? {
+                    return Ok(Some(DeleteOutcome::Referenced(MissingReference {
+                        subject: subject.to_owned(),
+                        version,
+                    })));
+                }
+            }
+            Ok(None)
+        }
+
+        async fn insert_schema(tx: &mut Tx, new: &NewVersion, id: i64, fingerprint: &str) -> Result<()> {
+            let json = |v: &Option<serde_json::Value>| v.as_ref().map(ToString::to_string);
+            sqlx::query(
+                "INSERT INTO schemas (context, id, fingerprint, schema_type, schema_text, references_json, \
+                 metadata_json, rule_set_json, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&new.subject.context)
+            .bind(id)
+            .bind(fingerprint)
+            .bind(new.schema_type.as_str())
+            .bind(&new.schema)
+            .bind(to_json(&new.references)?)
+            .bind(json(&new.metadata))
+            .bind(json(&new.rule_set))
+            .bind(now_millis())
+            .execute(&mut **tx)
+            .await?;
+            for (subject, version) in &new.reference_targets {
+                sqlx::query(
+                    "INSERT INTO schema_references (context, schema_id, ref_subject, ref_version) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&new.subject.context)
+                .bind(id)
+                .bind(subject)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        /// The id a registration stores under, inserting the schema row when it
+        /// is new; `None` when an explicit id holds another schema. Called under
+        /// the context's counter lock.
+        async fn schema_id_for(tx: &mut Tx, new: &NewVersion, counter: i64) -> Result<Option<i64>> {
+            let context = &new.subject.context;
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM schemas WHERE context = $1 AND fingerprint = $2")
+                    .bind(context)
+                    .bind(&new.fingerprint)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some(id) = new.explicit_id else {
+                if let Some(id) = existing {
+                    return Ok(Some(id));
+                }
+                let id = counter + 1;
+                insert_schema(tx, new, id, &new.fingerprint).await?;
+                return Ok(Some(id));
+            };
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT fingerprint FROM schemas WHERE context = $1 AND id = $2")
+                    .bind(context)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            match holder {
+                Some(fingerprint) if fingerprint == new.fingerprint || fingerprint == format!("{}#{id}", new.fingerprint) => {
+                    Ok(Some(id))
+                }
+                Some(_) => Ok(None),
+                None => {
+                    // IMPORT may give the same schema a second id; its row keeps
+                    // the fingerprint unique by carrying the id.
+                    let fingerprint = if existing.is_some() { format!("{}#{id}", new.fingerprint) } else { new.fingerprint.clone() };
+                    insert_schema(tx, new, id, &fingerprint).await?;
+                    Ok(Some(id))
+                }
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+                self.change_feed()
+            }
+
+            async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>> {
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions WHERE subject = $1 ORDER BY version"
+                )))
+                .bind(subject.qualified())
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn versions_all(&self) -> Result<Vec<VersionRecord>> {
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions ORDER BY subject, version"
+                )))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>> {
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions WHERE context = $1 AND schema_id = $2 ORDER BY subject, version"
+                )))
+                .bind(context)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>> {
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions v WHERE EXISTS (SELECT 1 FROM schema_references r \
+                     WHERE r.ref_subject = $1 AND r.ref_version = $2 AND r.context = v.context AND r.schema_id = v.schema_id) \
+                     ORDER BY subject, version"
+                )))
+                .bind(subject)
+                .bind(version)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn version_insert(&self, new: NewVersion) -> Result<InsertOutcome> {
+                let subject = new.subject.qualified();
+                let context = new.subject.context.clone();
+                let mut tx = begin_write(&self.pool).await?;
+                let locks = subject_locks(Some(&subject), new.reference_targets.iter().map(|(s, _)| s.as_str()));
+                lock_subjects(&mut tx, &locks).await?;
+                let max_version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE subject = $1")
+                    .bind(&subject)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if max_version != new.expected_max_version {
+                    return Ok(InsertOutcome::Conflict);
+                }
+                if let Some(missing) = missing_reference(&mut tx, &new.reference_targets).await? {
+                    return Ok(InsertOutcome::ReferenceGone(missing));
+                }
+                let counter = lock_id_counter(&mut tx, &context).await?;
+                let Some(id) = schema_id_for(&mut tx, &new, counter).await? else {
+                    return Ok(InsertOutcome::IdTaken);
+                };
+                sqlx::query("UPDATE id_counters SET max_id = CASE WHEN max_id < $2 THEN $2 ELSE max_id END WHERE context = $1")
+                    .bind(&context)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let version = new.explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
+                if version_state(&mut tx, &subject, version).await?.is_some() {
+                    return Ok(InsertOutcome::VersionTaken);
+                }
+                let live_same: Option<i32> = sqlx::query_scalar(
+                    "SELECT version FROM versions WHERE subject = $1 AND schema_id = $2 AND NOT deleted",
+                )
+                .bind(&subject)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if live_same.is_some() {
+                    // The service saw no live version with this schema under the same
+                    // highest version: only an explicit (IMPORT) version gets here.
+                    return Ok(InsertOutcome::VersionTaken);
+                }
+                sqlx::query(
+                    "INSERT INTO versions (subject, context, version, schema_id, deleted, created_at) \
+                     VALUES ($1, $2, $3, $4, FALSE, $5)",
+                )
+                .bind(&subject)
+                .bind(&context)
+                .bind(version)
+                .bind(id)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+                // Registering a soft-deleted schema again replaces its old versions,
+                // as Confluent does, unless something still references them.
+                sqlx::query(
+                    "DELETE FROM versions WHERE subject = $1 AND schema_id = $2 AND deleted AND version < $3 \
+                     AND NOT EXISTS (SELECT 1 FROM schema_references r WHERE r.ref_subject = versions.subject \
+                     AND r.ref_version = versions.version) \
+                     AND NOT EXISTS (SELECT 1 FROM contract_references c WHERE c.ref_subject = versions.subject \
+                     AND c.ref_version = versions.version)",
+                )
+                .bind(&subject)
+                .bind(id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                notify(&mut tx, "version").await?;
+                tx.commit().await?;
+                Ok(InsertOutcome::Inserted { id, version })
+            }
+
+            async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<DeleteOutcome> {
+                let qualified = subject.qualified();
+                let mut tx = begin_write(&self.pool).await?;
+                lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
+                if let Some(refused) = check_deletable(&mut tx, &qualified, versions, false).await? {
+                    return Ok(refused);
+                }
+                for version in versions {
+                    sqlx::query("UPDATE versions SET deleted = TRUE WHERE subject = $1 AND version = $2")
+                        .bind(&qualified)
+                        .bind(version)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                notify(&mut tx, "delete").await?;
+                tx.commit().await?;
+                Ok(DeleteOutcome::Deleted)
+            }
+
+            async fn versions_hard_delete(
+                &self,
+                subject: &Subject,
+                versions: &[i32],
+                purge_settings: bool,
+            ) -> Result<DeleteOutcome> {
+                let qualified = subject.qualified();
+                let mut tx = begin_write(&self.pool).await?;
+                lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
+                if let Some(refused) = check_deletable(&mut tx, &qualified, versions, true).await? {
+                    return Ok(refused);
+                }
+                lock_id_counter(&mut tx, &subject.context).await?;
+                let mut schema_ids = Vec::new();
+                for version in versions {
+                    let id: i64 = sqlx::query_scalar(
+                        "DELETE FROM versions WHERE subject = $1 AND version = $2 RETURNING schema_id",
+                    )
+                    .bind(&qualified)
+                    .bind(version)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    schema_ids.push(id);
+                }
+                schema_ids.sort_unstable();
+                schema_ids.dedup();
+                // A schema no version uses any more is gone (its references go with
+                // it): the same text registered later gets a new id, since the
+                // counter never hands an old one out again.
+                for id in schema_ids {
+                    sqlx::query(
+                        "DELETE FROM schemas WHERE context = $1 AND id = $2 \
+                         AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.context = $1 AND v.schema_id = $2)",
+                    )
+                    .bind(&subject.context)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if purge_settings {
+                    sqlx::query("DELETE FROM configs WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM modes WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
+                }
+                notify(&mut tx, "purge").await?;
+                tx.commit().await?;
+                Ok(DeleteOutcome::Deleted)
+            }
+
+            async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>> {
+                let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND id = $2"
+                )))
+                .bind(context)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>> {
+                let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND fingerprint = $2"
+                )))
+                .bind(context)
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn schema_max_id(&self, context: &str) -> Result<i64> {
+                let max: Option<i64> = sqlx::query_scalar(
+                    "SELECT MAX(m) FROM (SELECT max_id AS m FROM id_counters WHERE context = $1 \
+                     UNION ALL SELECT MAX(id) AS m FROM schemas WHERE context = $1) t",
+                )
+                .bind(context)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(max.unwrap_or(0))
+            }
+
+            async fn contexts_list(&self) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT name FROM contexts ORDER BY name").fetch_all(&self.pool).await?)
+            }
+
+            async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>> {
+                let body: Option<String> = sqlx::query_scalar("SELECT body FROM configs WHERE scope = $1")
+                    .bind(scope)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                body.map(|b| {
+                    serde_json::from_str(&b).map_err(|e| RegistryError::Internal(format!("corrupt config {scope}: {e}")))
+                })
+                .transpose()
+            }
+
+            async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO configs (scope, body) VALUES ($1, $2) \
+                     ON CONFLICT (scope) DO UPDATE SET body = EXCLUDED.body",
+                )
+                .bind(scope)
+                .bind(to_json(config)?)
+                .execute(&mut *tx)
+                .await?;
+                notify(&mut tx, "config").await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn config_delete(&self, scope: &str) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query("DELETE FROM configs WHERE scope = $1").bind(scope).execute(&mut *tx).await?;
+                notify(&mut tx, "config").await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn contract_put(
+                &self,
+                contract: &ContractRecord,
+                reference_targets: &[(String, i32)],
+            ) -> Result<Option<MissingReference>> {
+                let mut tx = begin_write(&self.pool).await?;
+                lock_subjects(&mut tx, &subject_locks(None, reference_targets.iter().map(|(s, _)| s.as_str()))).await?;
+                if let Some(missing) = missing_reference(&mut tx, reference_targets).await? {
+                    return Ok(Some(missing));
+                }
+                sqlx::query(
+                    "INSERT INTO contracts (subject, consumer, schema_type, schema_text, references_json, \
+                     consumer_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (subject, consumer) DO UPDATE SET schema_type = EXCLUDED.schema_type, \
+                     schema_text = EXCLUDED.schema_text, references_json = EXCLUDED.references_json, \
+                     consumer_version = EXCLUDED.consumer_version, updated_at = EXCLUDED.updated_at",
+                )
+                .bind(&contract.subject)
+                .bind(&contract.consumer)
+                .bind(contract.schema_type.as_str())
+                .bind(&contract.schema)
+                .bind(to_json(&contract.references)?)
+                .bind(&contract.consumer_version)
+                .bind(contract.created_at)
+                .bind(contract.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM contract_references WHERE subject = $1 AND consumer = $2")
+                    .bind(&contract.subject)
+                    .bind(&contract.consumer)
+                    .execute(&mut *tx)
+                    .await?;
+                for (subject, version) in reference_targets {
+                    sqlx::query(
+                        "INSERT INTO contract_references (subject, consumer, ref_subject, ref_version) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&contract.subject)
+                    .bind(&contract.consumer)
+                    .bind(subject)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(None)
+            }
+
+            async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>> {
+                let row: Option<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 AND consumer = $2"
+                )))
+                .bind(subject)
+                .bind(consumer)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn contracts_list(&self, subject: &str) -> Result<Vec<ContractRecord>> {
+                let rows: Vec<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 ORDER BY consumer"
+                )))
+                .bind(subject)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn contract_delete(&self, subject: &str, consumer: &str) -> Result<bool> {
+                let mut tx = begin_write(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM contracts WHERE subject = $1 AND consumer = $2")
+                    .bind(subject)
+                    .bind(consumer)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn mode_get(&self, scope: &str) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT mode FROM modes WHERE scope = $1")
+                    .bind(scope)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn mode_put(&self, scope: &str, mode: &str) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query(
+                    "INSERT INTO modes (scope, mode) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET mode = EXCLUDED.mode",
+                )
+                .bind(scope)
+                .bind(mode)
+                .execute(&mut *tx)
+                .await?;
+                notify(&mut tx, "mode").await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn mode_delete(&self, scope: &str) -> Result<()> {
+                let mut tx = begin_write(&self.pool).await?;
+                sqlx::query("DELETE FROM modes WHERE scope = $1").bind(scope).execute(&mut *tx).await?;
+                notify(&mut tx, "mode").await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use sql_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_locks_are_sorted_deduplicated_and_exclusive_wins() {
+        let locks = subject_locks(Some("a"), ["b", "a", "c", "b"]);
+        assert_eq!(locks.len(), 3);
+        assert!(locks.windows(2).all(|w| w[0].key < w[1].key), "sorted by key");
+        assert_eq!(locks.iter().filter(|l| l.exclusive).count(), 1);
+        assert!(locks.iter().any(|l| l.exclusive && l.key == lock_key("a")));
+        assert_eq!(lock_key("orders-value"), lock_key("orders-value"));
+        assert_ne!(lock_key("orders-value"), lock_key("orders-key"));
+    }
+}
