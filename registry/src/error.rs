@@ -1,14 +1,10 @@
-//! The registry's errors and the one table that turns them into Confluent's
-//! `{"error_code": N, "message": "..."}` answers.
+//! The registry's errors, in domain terms.
 //!
-//! Domain code returns [`RegistryError`]; nothing below the HTTP layer knows a
-//! status code. [`ErrorCode`] is the closed set of codes Stele ever emits, each
-//! with its HTTP status in [`ErrorCode::status`]. A 5xx answers a fixed message
-//! and logs the cause once, inside the request's span.
-
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+//! Domain code returns [`RegistryError`]. [`ErrorCode`] is the closed set of
+//! Confluent `error_code`s Stele ever emits, in the one table
+//! [`ErrorCode::error_code`]. Nothing here knows HTTP: the HTTP layer
+//! (`http/error.rs`) turns an error into Confluent's answer, deriving the
+//! status from the code as Confluent does.
 
 /// Every `error_code` Stele emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,38 +40,39 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The HTTP status and `error_code` of each code: the one table.
-    pub fn status_and_code(self) -> (StatusCode, u32) {
+    /// Confluent's `error_code` of each code: the one table. Its first three
+    /// digits (or the whole code, below 1000) are the HTTP status.
+    pub fn error_code(self) -> u32 {
         use ErrorCode as E;
         match self {
-            E::BadRequest => (StatusCode::BAD_REQUEST, 400),
-            E::RouteNotFound => (StatusCode::NOT_FOUND, 404),
-            E::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 405),
-            E::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, 415),
-            E::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, 422),
-            E::SubjectNotFound => (StatusCode::NOT_FOUND, 40401),
-            E::VersionNotFound => (StatusCode::NOT_FOUND, 40402),
-            E::SchemaNotFound => (StatusCode::NOT_FOUND, 40403),
-            E::SubjectSoftDeleted => (StatusCode::NOT_FOUND, 40404),
-            E::SubjectNotSoftDeleted => (StatusCode::NOT_FOUND, 40405),
-            E::VersionSoftDeleted => (StatusCode::NOT_FOUND, 40406),
-            E::VersionNotSoftDeleted => (StatusCode::NOT_FOUND, 40407),
-            E::SubjectConfigNotFound => (StatusCode::NOT_FOUND, 40408),
-            E::SubjectModeNotFound => (StatusCode::NOT_FOUND, 40409),
-            E::ContractNotFound => (StatusCode::NOT_FOUND, 40470),
-            E::Incompatible => (StatusCode::CONFLICT, 409),
-            E::InvalidSchema => (StatusCode::UNPROCESSABLE_ENTITY, 42201),
-            E::InvalidVersion => (StatusCode::UNPROCESSABLE_ENTITY, 42202),
-            E::InvalidCompatibilityLevel => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
-            E::InvalidMode => (StatusCode::UNPROCESSABLE_ENTITY, 42204),
-            E::OperationNotPermitted => (StatusCode::UNPROCESSABLE_ENTITY, 42205),
-            E::ReferenceExists => (StatusCode::UNPROCESSABLE_ENTITY, 42206),
-            E::IdDoesNotMatch => (StatusCode::UNPROCESSABLE_ENTITY, 42207),
-            E::InvalidSubject => (StatusCode::UNPROCESSABLE_ENTITY, 42208),
-            E::InvalidRuleSet => (StatusCode::UNPROCESSABLE_ENTITY, 42210),
-            E::ContextNotEmpty => (StatusCode::UNPROCESSABLE_ENTITY, 42211),
-            E::StoreError => (StatusCode::INTERNAL_SERVER_ERROR, 50001),
-            E::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 500),
+            E::BadRequest => 400,
+            E::RouteNotFound => 404,
+            E::MethodNotAllowed => 405,
+            E::UnsupportedMediaType => 415,
+            E::Unprocessable => 422,
+            E::SubjectNotFound => 40401,
+            E::VersionNotFound => 40402,
+            E::SchemaNotFound => 40403,
+            E::SubjectSoftDeleted => 40404,
+            E::SubjectNotSoftDeleted => 40405,
+            E::VersionSoftDeleted => 40406,
+            E::VersionNotSoftDeleted => 40407,
+            E::SubjectConfigNotFound => 40408,
+            E::SubjectModeNotFound => 40409,
+            E::ContractNotFound => 40470,
+            E::Incompatible => 409,
+            E::InvalidSchema => 42201,
+            E::InvalidVersion => 42202,
+            E::InvalidCompatibilityLevel => 42203,
+            E::InvalidMode => 42204,
+            E::OperationNotPermitted => 42205,
+            E::ReferenceExists => 42206,
+            E::IdDoesNotMatch => 42207,
+            E::InvalidSubject => 42208,
+            E::InvalidRuleSet => 42210,
+            E::ContextNotEmpty => 42211,
+            E::StoreError => 50001,
+            E::Internal => 500,
         }
     }
 }
@@ -144,31 +141,6 @@ impl RegistryError {
 impl From<sqlx::Error> for RegistryError {
     fn from(error: sqlx::Error) -> Self {
         RegistryError::Store(error)
-    }
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error_code: u32,
-    message: &'a str,
-}
-
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let (status, error_code) = self.code().status_and_code();
-        let message = match &self {
-            RegistryError::Client { message, .. } => message.as_str(),
-            RegistryError::Store(cause) => {
-                tracing::error!(error = %cause, error.debug = ?cause, "storage error");
-                "Error in the backend data store"
-            }
-            RegistryError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error");
-                "Internal Server Error"
-            }
-        };
-        let body = serde_json::to_vec(&ErrorBody { error_code, message }).unwrap_or_default();
-        crate::http::json_response(status, body)
     }
 }
 

@@ -1,5 +1,8 @@
-//! The registry crate's integration tests: the router driven with `oneshot`
-//! over a real `SQLite` file, one fresh database per test.
+//! The registry crate's integration tests: the router driven with `oneshot`,
+//! each test on both backends (a real `SQLite` file and a throwaway PostgreSQL),
+//! one fresh database per test. After every test the same router is served on
+//! real HTTP and the registry's invariants are checked through it and in the
+//! database.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,23 +15,33 @@ use stele_compat::CompatibilityLevel;
 use stele_registry::http::{ROUTES, app, request};
 use stele_registry::server;
 use stele_registry::settings::{DatabaseUrl, LogFormat, Settings};
+use stele_tests::invariants::{Database, Ledger};
 use tower::ServiceExt as _;
 
+#[derive(Clone)]
 struct TestApp {
     router: Router,
-    _dir: tempfile::TempDir,
+    database: Database,
+    _dir: Arc<tempfile::TempDir>,
 }
 
-async fn spawn_app() -> TestApp {
+/// A fresh registry on `backend`; `None` when PostgreSQL is not installed
+/// (outside CI only: in CI that fails the test).
+async fn spawn_app(postgres: bool) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
+    let database = if postgres {
+        Database::Postgres(stele_tests::postgres::fresh_database()?)
+    } else {
+        Database::Sqlite(dir.path().join("stele.db"))
+    };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
-        database: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("stele.db").display())),
+        database: DatabaseUrl::new(database.url()),
         default_compatibility: CompatibilityLevel::Backward,
         log_format: LogFormat::Text,
     };
     let store = server::open_store(&settings).await.expect("store");
-    TestApp { router: app(server::state(store, &settings)), _dir: dir }
+    Some(TestApp { router: app(server::state(store, &settings)), database, _dir: Arc::new(dir) })
 }
 
 impl TestApp {
@@ -41,6 +54,44 @@ impl TestApp {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({ "text": String::from_utf8_lossy(&bytes) }));
         (status, value)
     }
+
+    /// Serves the router on real HTTP and checks every invariant through it and in the database.
+    async fn check_invariants(self) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move { axum::serve(listener, self.router).await });
+        let database = self.database.clone();
+        tokio::task::spawn_blocking(move || stele_tests::invariants::check(&[addr], &database, &Ledger::default()))
+            .await
+            .expect("invariants");
+        server.abort();
+    }
+}
+
+/// Runs each named test on `SQLite` and on PostgreSQL, then checks the invariants.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = super::spawn_app(false).await.expect("SQLite");
+                    super::$name(app.clone()).await;
+                    app.check_invariants().await;
+                }
+            )*
+        }
+        mod postgresql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = super::spawn_app(true).await else { return };
+                    super::$name(app.clone()).await;
+                    app.check_invariants().await;
+                }
+            )*
+        }
+    };
 }
 
 fn record(fields: &[(&str, &str)]) -> String {
@@ -67,9 +118,7 @@ fn every_route_is_in_the_openapi_spec_and_every_spec_path_is_a_route() {
     assert!(missing_from_router.is_empty(), "openapi.yaml paths with no route: {missing_from_router:?}");
 }
 
-#[tokio::test]
-async fn register_then_fetch_by_id_and_version_returns_the_canonical_text() {
-    let app = spawn_app().await;
+async fn register_then_fetch_by_id_and_version_returns_the_canonical_text(app: TestApp) {
     let schema = r#"{ "type": "record", "name": "Order", "fields": [ {"name": "id", "type": "string"} ] }"#;
     let (status, body) =
         app.call(Method::POST, "/subjects/orders-value/versions", Some(json!({"schema": schema}))).await;
@@ -83,9 +132,7 @@ async fn register_then_fetch_by_id_and_version_returns_the_canonical_text() {
     assert_eq!(body["subject"], "orders-value");
 }
 
-#[tokio::test]
-async fn register_returns_409_naming_the_field_when_a_field_without_default_is_added() {
-    let app = spawn_app().await;
+async fn register_returns_409_naming_the_field_when_a_field_without_default_is_added(app: TestApp) {
     app.call(Method::POST, "/subjects/s/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
     let (status, body) = app
         .call(
@@ -101,9 +148,7 @@ async fn register_returns_409_naming_the_field_when_a_field_without_default_is_a
     assert!(message.contains("'/fields/1'"), "{message}");
 }
 
-#[tokio::test]
-async fn an_invalid_schema_is_42201_and_a_malformed_body_is_400() {
-    let app = spawn_app().await;
+async fn an_invalid_schema_is_42201_and_a_malformed_body_is_400(app: TestApp) {
     let (status, body) =
         app.call(Method::POST, "/subjects/s/versions", Some(json!({"schema": "{\"type\":\"record\"}"}))).await;
     assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)));
@@ -112,9 +157,7 @@ async fn an_invalid_schema_is_42201_and_a_malformed_body_is_400() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn unknown_routes_and_methods_answer_in_confluents_envelope() {
-    let app = spawn_app().await;
+async fn unknown_routes_and_methods_answer_in_confluents_envelope(app: TestApp) {
     assert_eq!(
         app.call(Method::GET, "/nope", None).await,
         (StatusCode::NOT_FOUND, json!({"error_code": 404, "message": "HTTP 404 Not Found"}))
@@ -123,9 +166,8 @@ async fn unknown_routes_and_methods_answer_in_confluents_envelope() {
     assert_eq!((status, body["error_code"].clone()), (StatusCode::METHOD_NOT_ALLOWED, json!(405)));
 }
 
-#[tokio::test]
-async fn concurrent_registrations_of_one_schema_under_many_subjects_share_one_id() {
-    let app = Arc::new(spawn_app().await);
+async fn concurrent_registrations_of_one_schema_under_many_subjects_share_one_id(app: TestApp) {
+    let app = Arc::new(app);
     let schema = record(&[("id", "string")]);
     let mut tasks = Vec::new();
     for writer in 0..16 {
@@ -146,9 +188,8 @@ async fn concurrent_registrations_of_one_schema_under_many_subjects_share_one_id
     assert_eq!(ids.len(), 1, "one schema must have one id, got {ids:?}");
 }
 
-#[tokio::test]
-async fn concurrent_registrations_of_different_schemas_under_one_subject_get_dense_distinct_versions() {
-    let app = Arc::new(spawn_app().await);
+async fn concurrent_registrations_of_different_schemas_under_one_subject_get_dense_distinct_versions(app: TestApp) {
+    let app = Arc::new(app);
     app.call(Method::PUT, "/config/orders", Some(json!({"compatibility": "NONE"}))).await;
     let mut tasks = Vec::new();
     for writer in 0..16 {
@@ -177,9 +218,7 @@ async fn concurrent_registrations_of_different_schemas_under_one_subject_get_den
     assert_eq!(seen, ids, "every version holds one of the registered schemas, each exactly once");
 }
 
-#[tokio::test]
-async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model() {
-    let app = spawn_app().await;
+async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model(app: TestApp) {
     let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}}}).to_string();
     let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}).to_string();
     let register = |schema: String| json!({"schema": schema, "schemaType": "JSON"});
@@ -193,9 +232,7 @@ async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model()
     assert_eq!(status, StatusCode::OK, "lenient accepts it: {body}");
 }
 
-#[tokio::test]
-async fn protobuf_rules_choose_between_confluents_verdict_and_bufs_categories() {
-    let app = spawn_app().await;
+async fn protobuf_rules_choose_between_confluents_verdict_and_bufs_categories(app: TestApp) {
     let proto = |body: &str| json!({"schema": format!("syntax = \"proto3\";\npackage shop.v1;\nmessage Order {{\n{body}}}\n"), "schemaType": "PROTOBUF"});
     app.call(Method::POST, "/subjects/orders/versions", Some(proto("  string id = 1;\n  string note = 2;\n"))).await;
     // Deleting a field without reserving it: Confluent allows it, buf's WIRE does not.
@@ -234,3 +271,131 @@ async fn protobuf_rules_choose_between_confluents_verdict_and_bufs_categories() 
     let (status, body) = app.call(Method::PUT, "/config/orders", Some(json!({"protobufRules": "STRICTEST"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown profile is refused: {body}");
 }
+
+async fn import_mode_refuses_a_schema_that_does_not_parse_and_the_subject_keeps_working(app: TestApp) {
+    let (status, _) = app.call(Method::PUT, "/mode/imported", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/subjects/imported/versions",
+            Some(json!({"schema": "{\"type\": \"recrod\"}", "id": 100, "version": 1})),
+        )
+        .await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)), "{body}");
+    let schema = record(&[("id", "string")]);
+    let (status, body) = app
+        .call(Method::POST, "/subjects/imported/versions", Some(json!({"schema": schema, "id": 100, "version": 1})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.call(Method::PUT, "/mode/imported", Some(json!({"mode": "READWRITE"}))).await;
+    app.call(Method::PUT, "/config/imported", Some(json!({"compatibility": "NONE"}))).await;
+    let (status, body) = app
+        .call(Method::POST, "/subjects/imported/versions", Some(json!({"schema": record(&[("other", "long")])})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn a_version_a_consumer_contract_references_cannot_be_permanently_deleted(app: TestApp) {
+    let money =
+        json!({"type": "record", "name": "Money", "namespace": "shop", "fields": [{"name": "cents", "type": "long"}]});
+    let (status, _) =
+        app.call(Method::POST, "/subjects/money/versions", Some(json!({"schema": money.to_string()}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let order = json!({"type": "record", "name": "Order", "namespace": "shop", "fields": [{"name": "total", "type": "shop.Money"}]});
+    let references = json!([{"name": "shop.Money", "subject": "money", "version": 1}]);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/subjects/orders/versions",
+            Some(json!({"schema": order.to_string(), "references": references})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/stele/v1/subjects/orders/consumers/billing",
+            Some(json!({"schema": order.to_string(), "references": references})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The registered referrer goes for good; the contract still reads money version 1.
+    for path in ["/subjects/orders", "/subjects/orders?permanent=true", "/subjects/money"] {
+        let (status, body) = app.call(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::OK, "DELETE {path}: {body}");
+    }
+    let (status, body) = app.call(Method::DELETE, "/subjects/money?permanent=true", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42206)), "{body}");
+    let (status, _) = app.call(Method::GET, "/subjects/money/versions/1?deleted=true", None).await;
+    assert_eq!(status, StatusCode::OK, "the referenced version is still there");
+    // Once the contract is gone, so may the version be.
+    let (status, _) = app.call(Method::DELETE, "/stele/v1/subjects/orders/consumers/billing", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.call(Method::DELETE, "/subjects/money?permanent=true", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn contract_writes_obey_read_only_mode_and_subject_aliases(app: TestApp) {
+    let schema = record(&[("id", "string")]);
+    let (status, _) = app.call(Method::POST, "/subjects/payments/versions", Some(json!({"schema": schema}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call(Method::PUT, "/config/pay", Some(json!({"alias": "payments"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Through the alias, the contract lands on the aliased subject.
+    let (status, body) =
+        app.call(Method::PUT, "/stele/v1/subjects/pay/consumers/ledger", Some(json!({"schema": schema}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subject"], "payments");
+    let (status, _) = app.call(Method::GET, "/stele/v1/subjects/payments/consumers/ledger", None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Read-only: no contract is published or deleted.
+    let (status, _) = app.call(Method::PUT, "/mode/payments", Some(json!({"mode": "READONLY"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) =
+        app.call(Method::PUT, "/stele/v1/subjects/payments/consumers/audit", Some(json!({"schema": schema}))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42205)), "{body}");
+    let (status, body) = app.call(Method::DELETE, "/stele/v1/subjects/payments/consumers/ledger", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42205)), "{body}");
+    let (status, _) = app.call(Method::GET, "/stele/v1/subjects/payments/consumers/audit", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn a_permanently_deleted_id_is_not_served_from_memory(app: TestApp) {
+    let schema = record(&[("id", "string")]);
+    let (_, body) = app.call(Method::POST, "/subjects/gone/versions", Some(json!({"schema": schema}))).await;
+    let id = body["id"].as_i64().expect("id");
+    // Cached by reads of every kind.
+    for path in
+        [format!("/schemas/ids/{id}"), format!("/schemas/ids/{id}/schema"), "/subjects/gone/versions/1".to_owned()]
+    {
+        let (status, _) = app.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    app.call(Method::DELETE, "/subjects/gone", None).await;
+    let (status, _) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "a soft-deleted schema stays readable by id");
+    app.call(Method::DELETE, "/subjects/gone?permanent=true", None).await;
+    for path in [format!("/schemas/ids/{id}"), format!("/schemas/ids/{id}/schema")] {
+        let (status, body) = app.call(Method::GET, &path, None).await;
+        assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40403)), "{path}");
+    }
+    // The same text again is a new id: ids are never reused.
+    let (_, body) = app.call(Method::POST, "/subjects/gone/versions", Some(json!({"schema": schema}))).await;
+    assert!(body["id"].as_i64().expect("id") > id);
+}
+
+on_both_backends!(
+    import_mode_refuses_a_schema_that_does_not_parse_and_the_subject_keeps_working,
+    a_version_a_consumer_contract_references_cannot_be_permanently_deleted,
+    contract_writes_obey_read_only_mode_and_subject_aliases,
+    a_permanently_deleted_id_is_not_served_from_memory,
+    register_then_fetch_by_id_and_version_returns_the_canonical_text,
+    register_returns_409_naming_the_field_when_a_field_without_default_is_added,
+    an_invalid_schema_is_42201_and_a_malformed_body_is_400,
+    unknown_routes_and_methods_answer_in_confluents_envelope,
+    concurrent_registrations_of_one_schema_under_many_subjects_share_one_id,
+    concurrent_registrations_of_different_schemas_under_one_subject_get_dense_distinct_versions,
+    the_lenient_json_policy_accepts_an_optional_property_on_an_open_model,
+    protobuf_rules_choose_between_confluents_verdict_and_bufs_categories,
+);

@@ -6,3 +6,4 @@ mod clients;
 mod conformance;
 mod contracts;
 mod replicas;
+mod stress;

@@ -3,7 +3,8 @@
 //! - 2 replicas, 16 concurrent writers, 2,000 registrations: no duplicate ids,
 //!   no duplicate or missing versions, one id per schema, an id's content the
 //!   same through both replicas and in the database.
-//! - A write through one replica is visible through the other within a second.
+//! - A write through one replica is visible through the other within a second,
+//!   also right after the replica's LISTEN connection was terminated.
 //! - A registration answered 200 survives `kill -9`, on SQLite and PostgreSQL.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -217,4 +218,34 @@ fn every_registration_answered_200_survives_kill_9_on_sqlite() {
 fn every_registration_answered_200_survives_kill_9_on_postgresql() {
     let Some(database) = postgres::fresh_database() else { return };
     every_acknowledged_registration_survives(&database);
+}
+
+#[test]
+fn a_replica_whose_listen_connection_is_terminated_still_sees_writes_within_a_second() {
+    let Some(database) = postgres::fresh_database() else { return };
+    let (a, b) = (Server::start_on(&database), Server::start_on(&database));
+    a.wait_ready();
+    b.wait_ready();
+    for round in 0..3 {
+        let subject = format!("payments-{round}");
+        let id = register(&a, &subject, &schema(&format!("field{round}"))).expect("registered");
+        // B serves the id from memory from now on.
+        assert_eq!(http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status, 200);
+        // Cut every replica's LISTEN connection, as an administrator or a network fault would.
+        let terminated = postgres::query(
+            &database,
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()) t",
+        );
+        assert_ne!(terminated.trim(), "0", "round {round}: no LISTEN connection to terminate");
+        // While B may still be reconnecting, it reads the id again (and caches it);
+        // then A deletes it for good: B must stop serving it from memory.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status, 200);
+        assert_eq!(http::json(a.addr, "DELETE", &format!("/subjects/{subject}"), None).status, 200);
+        assert_eq!(http::json(a.addr, "DELETE", &format!("/subjects/{subject}?permanent=true"), None).status, 200);
+        within_a_second("a permanent delete right after the LISTEN connection was terminated", || {
+            http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status == 404
+        });
+    }
 }

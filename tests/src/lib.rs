@@ -7,8 +7,10 @@
 //! - [`http`]: a minimal HTTP/1.1 client.
 //! - [`binary`]: where the `stele` binary is, built once if missing.
 //! - [`protogen`]: random `.proto` file pairs for the differential test against buf.
+//! - [`invariants`]: the registry's invariants, checked through every replica and in the database.
 
 pub mod http;
+pub mod invariants;
 pub mod postgres;
 pub mod protogen;
 

@@ -6,6 +6,7 @@
 
 mod compatibility;
 mod contracts;
+mod error;
 mod root;
 mod schemas;
 mod settings;

@@ -121,10 +121,8 @@ impl Registry {
         let parsed = stele_compat::parse(schema_type, &text, &resolved, false).map_err(|e| {
             RegistryError::invalid_schema(format!("Invalid contract schema of consumer '{consumer}': {e}"))
         })?;
-        let targets: Vec<(String, i32)> = references
-            .iter()
-            .map(|r| (Self::qualify_reference(&subject, &r.subject).qualified(), r.version))
-            .collect();
+        let targets: Vec<(String, i32)> =
+            references.iter().map(|r| (Self::qualify_reference(&subject, &r.subject).qualified(), r.version)).collect();
         let now = now_millis();
         let created_at = self.store.contract_get(&subject.qualified(), consumer).await?.map_or(now, |c| c.created_at);
         let record = ContractRecord {

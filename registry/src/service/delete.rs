@@ -58,7 +58,12 @@ impl Registry {
         Err(RegistryError::Internal(format!("deleting {subject} kept conflicting with other writers")))
     }
 
-    async fn subject_delete_once(&self, raw_subject: &str, subject: &Subject, permanent: bool) -> Result<Option<Vec<i32>>> {
+    async fn subject_delete_once(
+        &self,
+        raw_subject: &str,
+        subject: &Subject,
+        permanent: bool,
+    ) -> Result<Option<Vec<i32>>> {
         self.ensure_writable(subject).await?;
         let versions = self.store.versions_list(subject).await?;
         if versions.is_empty() {

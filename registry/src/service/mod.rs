@@ -33,8 +33,8 @@ use stele_compat::{CompatibilityLevel, ParsedSchema, ResolvedReference, SchemaTy
 
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
-use cache::Cache;
 use crate::subject::{DEFAULT_CONTEXT, Subject};
+use cache::Cache;
 
 pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};

@@ -44,6 +44,7 @@ impl PostgresStore {
         Ok(PostgresStore { pool, changes })
     }
 
+    #[expect(clippy::unnecessary_wraps, reason = "the shared Store implementation calls it on every backend")]
     fn change_feed(&self) -> Option<broadcast::Receiver<String>> {
         Some(self.changes.subscribe())
     }

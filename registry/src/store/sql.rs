@@ -78,7 +78,10 @@ pub(super) struct SubjectLock {
 /// The subject locks a write takes, in the one global order: exclusive on
 /// `written`, shared on each of `referenced`; one lock per key (exclusive wins),
 /// sorted by key.
-pub(super) fn subject_locks<'a>(written: Option<&str>, referenced: impl IntoIterator<Item = &'a str>) -> Vec<SubjectLock> {
+pub(super) fn subject_locks<'a>(
+    written: Option<&str>,
+    referenced: impl IntoIterator<Item = &'a str>,
+) -> Vec<SubjectLock> {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
     for subject in referenced {
         locks.entry(lock_key(subject)).or_insert(false);
@@ -91,9 +94,9 @@ pub(super) fn subject_locks<'a>(written: Option<&str>, referenced: impl IntoIter
 
 /// A stable 64-bit key for a subject (FNV-1a): the same in every replica and release.
 fn lock_key(subject: &str) -> i64 {
-    let hash = subject.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = subject
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
     hash as i64
 }
 
