@@ -1,8 +1,8 @@
 //! Soft and permanent deletes of subjects and versions (Confluent's 40404-40407
 //! state machine), refused while other schemas reference what would go.
 
-use super::Registry;
 use super::read::VersionSelector;
+use super::{Registry, until_settled};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::store::{DeleteOutcome, VersionRecord};
 use crate::subject::Subject;
@@ -48,14 +48,12 @@ impl Registry {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
-        for _attempt in 0..16 {
-            if let Some(deleted) = self.subject_delete_once(raw_subject, &subject, permanent).await? {
-                self.invalidate_after_write();
-                tracing::info!(subject.name = %subject, permanent, "deleted subject {subject}");
-                return Ok(deleted);
-            }
-        }
-        Err(RegistryError::Internal(format!("deleting {subject} kept conflicting with other writers")))
+        let deleted =
+            until_settled(format!("deleting {subject}"), || self.subject_delete_once(raw_subject, &subject, permanent))
+                .await?;
+        self.invalidate_after_write();
+        tracing::info!(subject.name = %subject, permanent, "deleted subject {subject}");
+        Ok(deleted)
     }
 
     async fn subject_delete_once(
@@ -99,14 +97,13 @@ impl Registry {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
         let _guard = self.write_lock.lock().await;
-        for _attempt in 0..16 {
-            if let Some(version) = self.version_delete_once(raw_subject, &subject, selector, permanent).await? {
-                self.invalidate_after_write();
-                tracing::info!(subject.name = %subject, schema.version = version, permanent, "deleted version {version} of {subject}");
-                return Ok(version);
-            }
-        }
-        Err(RegistryError::Internal(format!("deleting a version of {subject} kept conflicting with other writers")))
+        let version = until_settled(format!("deleting a version of {subject}"), || {
+            self.version_delete_once(raw_subject, &subject, selector, permanent)
+        })
+        .await?;
+        self.invalidate_after_write();
+        tracing::info!(subject.name = %subject, schema.version = version, permanent, "deleted version {version} of {subject}");
+        Ok(version)
     }
 
     async fn version_delete_once(

@@ -317,6 +317,26 @@ impl Registry {
     }
 }
 
+/// Runs one attempt of a write until it settles. An attempt answers `None`
+/// when the store found that another writer (another replica) changed what
+/// the attempt read; it then starts over from a fresh read, after a short
+/// pause once it has lost a few times in a row.
+async fn until_settled<T, F, Fut>(what: impl std::fmt::Display, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    for round in 0..32_u64 {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+        if round >= 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(round)).await;
+        }
+    }
+    Err(RegistryError::Internal(format!("{what} kept conflicting with other writers")))
+}
+
 /// Confluent's identity of a schema: an MD5 over its canonical text, its
 /// references, its metadata and its rule set (not its type).
 pub fn fingerprint(

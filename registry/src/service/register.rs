@@ -8,7 +8,7 @@ use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
 use super::read::{SchemaView, VersionSelector};
-use super::{Mode, Registry, ReregisterKey, fingerprint, schema_type_of};
+use super::{Mode, Registry, ReregisterKey, fingerprint, schema_type_of, until_settled};
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::store::{InsertOutcome, NewVersion, Reference, SchemaRecord, VersionRecord};
 use crate::subject::Subject;
@@ -292,18 +292,16 @@ impl Registry {
         }
         let _guard = self.write_lock.lock().await;
         let ticket = self.reregister.ticket();
-        for _attempt in 0..16 {
-            let outcome = self.register_once(&subject, &request, normalize_param).await?;
-            if let Some((id, stored_version, full, warnings)) = outcome {
-                // A registration some consumer cannot read is not cached: the warning must repeat.
-                if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
-                    self.reregister.fill(ticket, key, id);
-                }
-                let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
-                return Ok(RegisterOutcome { id, view, warnings });
-            }
+        let (id, stored_version, full, warnings) = until_settled(format!("registration under {subject}"), || {
+            self.register_once(&subject, &request, normalize_param)
+        })
+        .await?;
+        // A registration some consumer cannot read is not cached: the warning must repeat.
+        if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
+            self.reregister.fill(ticket, key, id);
         }
-        Err(RegistryError::Internal(format!("registration under {subject} kept conflicting with other writers")))
+        let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
+        Ok(RegisterOutcome { id, view, warnings })
     }
 
     /// One attempt; `None` when another writer got in between and the caller should retry.
