@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use stele_tests::invariants::{Database, Ledger, check};
 use stele_tests::{Server, http, postgres};
 
 fn schema(field: &str) -> String {
@@ -109,6 +110,7 @@ fn two_replicas_with_16_writers_keep_every_invariant_over_2000_registrations() {
         "SELECT count(*) FROM (SELECT subject, max(version) AS top, count(*) AS n FROM versions GROUP BY subject) s WHERE top <> n",
     );
     assert_eq!(gaps.trim(), "0", "version gaps in the database");
+    check(&[replicas[0].addr, replicas[1].addr], &Database::Postgres(database), &Ledger::default());
 }
 
 /// Polls `check` for up to a second.
@@ -151,6 +153,7 @@ fn a_write_through_one_replica_is_visible_through_the_other_within_a_second() {
     within_a_second("a soft delete", || http::json(b.addr, "GET", "/subjects/orders/versions", None).status == 404);
     assert_eq!(http::json(a.addr, "DELETE", "/subjects/orders/versions/1?permanent=true", None).status, 200);
     within_a_second("a hard delete", || http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status == 404);
+    check(&[a.addr, b.addr], &Database::Postgres(database), &Ledger::default());
 }
 
 /// Registers from 8 threads until killed; returns what was acknowledged.
@@ -205,6 +208,11 @@ fn every_acknowledged_registration_survives(database: &str) {
         assert_eq!(body.status, 200, "{subject} was acknowledged and lost");
         assert_eq!(body.json()["id"].as_i64(), Some(*id), "{subject} changed id");
     }
+    let database = match database.strip_prefix("sqlite://") {
+        Some(path) => Database::Sqlite(path.into()),
+        None => Database::Postgres(database.to_owned()),
+    };
+    check(&[restarted.addr], &database, &Ledger::default());
 }
 
 #[test]
@@ -248,4 +256,5 @@ fn a_replica_whose_listen_connection_is_terminated_still_sees_writes_within_a_se
             http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status == 404
         });
     }
+    check(&[a.addr, b.addr], &Database::Postgres(database), &Ledger::default());
 }
