@@ -312,6 +312,9 @@ fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, violations: &mu
     // Ids answered during the run: the same content, or gone everywhere.
     for (id, content) in &inner.contents {
         match get(replica, &format!("/schemas/ids/{id}"), violations) {
+            Some(_) if !text_of.contains_key(id) => {
+                violations.push(format!("{replica}: id {id} is used by no version but still served"));
+            }
             Some(body) if canonical(body["schema"].as_str().unwrap_or_default()) == *content => {}
             Some(_) => violations.push(format!("{replica}: id {id} changed content")),
             None if text_of.contains_key(id) => violations.push(format!("{replica}: id {id} is used but answers 404")),
