@@ -34,6 +34,26 @@ pub struct RegistryError {
 pub struct Client {
     connection: Connection,
     http: reqwest::blocking::Client,
+    /// One trace per invocation: every request carries it in `traceparent`.
+    trace_id: String,
+}
+
+/// The trace this run belongs to: the caller's (`TRACEPARENT`, as CI tools
+/// that trace their steps set it), else a new one.
+fn trace_id() -> String {
+    std::env::var("TRACEPARENT")
+        .ok()
+        .and_then(|value| {
+            let id = value.trim().split('-').nth(1)?.to_ascii_lowercase();
+            (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id != "0".repeat(32)).then_some(id)
+        })
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// A W3C `traceparent` for one request of the run's trace, sampled.
+fn traceparent(trace_id: &str) -> String {
+    let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace_id}-{span_id}-01")
 }
 
 const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -48,13 +68,17 @@ impl Client {
             .timeout(Duration::from_mins(1))
             .build()
             .context("building the HTTP client")?;
-        Ok(Client { connection, http })
+        Ok(Client { connection, http, trace_id: trace_id() })
     }
 
     /// Sends a request; a non-2xx answer becomes a [`RegistryError`].
     pub fn send(&self, method: &reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.connection.url.trim_end_matches('/'));
-        let mut request = self.http.request(method.clone(), &url).header("Accept", MEDIA_TYPE);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header("Accept", MEDIA_TYPE)
+            .header("traceparent", traceparent(&self.trace_id));
         if let Some(token) = &self.connection.token {
             request = request.bearer_auth(token);
         } else if let Some(user) = &self.connection.user {

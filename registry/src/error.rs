@@ -24,6 +24,8 @@ pub enum ErrorCode {
     SubjectConfigNotFound,
     SubjectModeNotFound,
     Incompatible,
+    /// Stele: refused because a declared consumer could not read it (409, like any incompatibility).
+    IncompatibleWithConsumers,
     InvalidSchema,
     InvalidVersion,
     InvalidCompatibilityLevel,
@@ -60,7 +62,7 @@ impl ErrorCode {
             E::SubjectConfigNotFound => 40408,
             E::SubjectModeNotFound => 40409,
             E::ContractNotFound => 40470,
-            E::Incompatible => 409,
+            E::Incompatible | E::IncompatibleWithConsumers => 409,
             E::InvalidSchema => 42201,
             E::InvalidVersion => 42202,
             E::InvalidCompatibilityLevel => 42203,
@@ -140,6 +142,12 @@ impl RegistryError {
 
 impl From<sqlx::Error> for RegistryError {
     fn from(error: sqlx::Error) -> Self {
+        crate::metrics::db_error(match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => "pool",
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) => "connection",
+            sqlx::Error::Database(_) => "database",
+            _ => "other",
+        });
         RegistryError::Store(error)
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod settings;

@@ -28,8 +28,12 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
 /// Must be called inside the async runtime: with shared storage it starts the
 /// task that drops cached answers when another replica writes.
 pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
+    crate::metrics::install();
     let changes = store.changes();
-    let app = Arc::new(App { registry: Registry::new(store, settings.default_compatibility) });
+    let app = Arc::new(App {
+        registry: Registry::new(store, settings.default_compatibility),
+        metrics_on_main: settings.metrics_listen.is_none(),
+    });
     if let Some(mut changes) = changes {
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
@@ -40,7 +44,14 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
                 let Some(app) = weak.upgrade() else { return };
-                app.registry.forget_cached(&kind);
+                // `kind@millis`: the lag is measured once the invalidation is applied.
+                let (kind, sent) =
+                    kind.split_once('@').map_or((kind.as_str(), None), |(k, t)| (k, t.parse::<i64>().ok()));
+                app.registry.forget_cached(kind);
+                if let Some(sent) = sent {
+                    let lag = crate::store::sql_now_millis().saturating_sub(sent);
+                    crate::metrics::invalidation_lag(std::time::Duration::from_millis(lag.max(0) as u64));
+                }
             }
         });
     }
@@ -54,6 +65,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves only `GET /metrics` on its own listener (`--metrics-listen`).
+pub async fn run_metrics(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|axum::extract::State(state): axum::extract::State<AppState>| async move {
+            crate::http::render_metrics(&state).await
+        }),
+    );
+    axum::serve(listener, router.with_state(state)).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -45,4 +45,6 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub default_compatibility: CompatibilityLevel,
     pub log_format: LogFormat,
+    /// Serve `/metrics` on this address only, instead of on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
 }

@@ -39,6 +39,7 @@ async fn spawn_app(postgres: bool) -> Option<TestApp> {
         database: DatabaseUrl::new(database.url()),
         default_compatibility: CompatibilityLevel::Backward,
         log_format: LogFormat::Text,
+        metrics_listen: None,
     };
     let store = server::open_store(&settings).await.expect("store");
     Some(TestApp { router: app(server::state(store, &settings)), database, _dir: Arc::new(dir) })

@@ -7,3 +7,4 @@ mod conformance;
 mod contracts;
 mod replicas;
 mod stress;
+mod telemetry;

@@ -153,6 +153,14 @@ fn a_write_through_one_replica_is_visible_through_the_other_within_a_second() {
     within_a_second("a soft delete", || http::json(b.addr, "GET", "/subjects/orders/versions", None).status == 404);
     assert_eq!(http::json(a.addr, "DELETE", "/subjects/orders/versions/1?permanent=true", None).status, 200);
     within_a_second("a hard delete", || http::json(b.addr, "GET", &format!("/schemas/ids/{id}"), None).status == 404);
+    // B measured how late it applied A's writes.
+    let scrape = http::send(b.addr, "GET", "/metrics", &[], None).expect("scrape").body;
+    let applied: f64 = scrape
+        .lines()
+        .find_map(|l| l.strip_prefix("stele_cache_invalidation_lag_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(applied >= 5.0, "B applied every write's notification and measured its lag: {applied}");
     check(&[a.addr, b.addr], &Database::Postgres(database), &Ledger::default());
 }
 

@@ -53,6 +53,7 @@ pub struct Server {
     pub addr: SocketAddr,
     child: Child,
     pub dir: tempfile::TempDir,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -71,23 +72,32 @@ impl Server {
 
     /// Starts a server with extra `serve` arguments, keeping `dir` alive with it.
     pub fn start_with(dir: tempfile::TempDir, args: &[&str]) -> Server {
+        Server::start_with_env(dir, args, &[])
+    }
+
+    /// Starts a server with extra `serve` arguments and environment variables.
+    pub fn start_with_env(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(binary())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
             .args(args)
             .env("RUST_LOG", "warn,stele=info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("stele serve did not start");
         let stderr = child.stderr.take().expect("stderr");
         let (sender, receiver) = std::sync::mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&logs);
         // Reads the log until the bound address appears, then keeps draining it
-        // so the server never blocks on a full pipe.
+        // (and keeping it, for tests that read it) so the server never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().map(|mut logs| logs.push(strip_ansi(&line))).ok();
                 if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
                     let _ = sender.send(addr);
@@ -101,7 +111,12 @@ impl Server {
         let addr =
             receiver.recv_timeout(Duration::from_secs(30)).expect("stele serve did not report its address within 30 s");
         let addr = strip_ansi(&addr).parse().expect("a socket address");
-        Server { addr, child, dir }
+        Server { addr, child, dir, logs }
+    }
+
+    /// Every log line the server has written so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().map(|logs| logs.clone()).unwrap_or_default()
     }
 
     pub fn url(&self) -> String {

@@ -22,6 +22,9 @@ pub struct ServeOpts {
     /// Log format.
     #[arg(long, env = "STELE_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
     log_format: LogFormatArg,
+    /// Serve `/metrics` on this address only (default: on `--listen`).
+    #[arg(long, env = "STELE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -46,18 +49,32 @@ pub fn run(opts: &ServeOpts) -> anyhow::Result<()> {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
         },
+        metrics_listen: opts.metrics_listen,
     };
-    stele_registry::telemetry::init(settings.log_format);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
+    // Traces export from the runtime's threads; the guard flushes them at exit.
+    let traces = runtime
+        .block_on(async { stele_registry::telemetry::init(settings.log_format) })
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let served = runtime.block_on(async {
         let store = server::open_store(&settings).await.context("opening the database")?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let address = listener.local_addr().context("reading the bound address")?;
+        let state = server::state(store, &settings);
+        if let Some(metrics_address) = settings.metrics_listen {
+            let metrics_listener = tokio::net::TcpListener::bind(metrics_address)
+                .await
+                .with_context(|| format!("binding {metrics_address}"))?;
+            let bound = metrics_listener.local_addr().context("reading the bound metrics address")?;
+            tracing::info!(metrics.address = %bound, "metrics on http://{bound}/metrics");
+            tokio::spawn(server::run_metrics(metrics_listener, state.clone()));
+        }
         tracing::info!(listen.address = %address, database = ?settings.database, "stele listening on http://{address}");
-        server::run(listener, server::state(store, &settings), server::shutdown_signal()).await.context("serving")?;
+        server::run(listener, state, server::shutdown_signal()).await.context("serving")?;
         anyhow::Ok(())
-    })?;
-    Ok(())
+    });
+    drop(traces);
+    served
 }

@@ -13,6 +13,8 @@ mod settings;
 mod subjects;
 pub mod wire;
 
+pub use root::render_metrics;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,6 +51,8 @@ pub struct AppState(pub Arc<App>);
 
 pub struct App {
     pub registry: Registry,
+    /// Whether `/metrics` is served here (not on its own `--metrics-listen` listener).
+    pub metrics_on_main: bool,
 }
 
 impl std::ops::Deref for AppState {
@@ -79,6 +83,7 @@ routes! {
     get "/v1/metadata/version" => root::metadata_version;
     get "/healthz" => root::healthz;
     get "/readyz" => root::readyz;
+    get "/metrics" => root::metrics;
     get "/contexts" => root::contexts;
     get "/schemas/types" => schemas::types;
     get "/schemas" => schemas::list;
@@ -152,7 +157,12 @@ struct HotPath {
 /// else (a miss, a query, a body) goes through the full stack, which gives the
 /// same answer more slowly.
 async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
-    let plain = request.uri().query().is_none() && !request.headers().contains_key(header::CONTENT_TYPE);
+    let started = Instant::now();
+    // A traced request takes the full stack, which builds its span.
+    let plain = request.uri().query().is_none()
+        && !request.headers().contains_key(header::CONTENT_TYPE)
+        && !request.headers().contains_key("traceparent")
+        && !crate::telemetry::tracing_enabled();
     if plain
         && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
         && let Some(body) = hot.state.registry.cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
@@ -163,8 +173,12 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
             http.status = 200,
             "GET /schemas/ids/{{id}} 200 (cached)"
         );
+        crate::metrics::hot_path().answered(started.elapsed());
         return json_response(StatusCode::OK, body);
     }
+    // The full stack routes it again: its matched path must not nest under this one.
+    let mut request = request;
+    request.extensions_mut().remove::<MatchedPath>();
     match hot.full.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
@@ -270,9 +284,15 @@ impl MakeRequestId for CounterRequestId {
     }
 }
 
-/// One structured event per request: method, matched path, status, duration,
-/// request id. Successful reads log at DEBUG (they are the consumers' hot path
-/// and would drown everything else); writes and every failure log at INFO.
+/// One structured event per request (method, matched route, status, duration,
+/// request id, trace id) and its metrics. Successful reads log at DEBUG (they
+/// are the consumers' hot path and would drown everything else); writes and
+/// every failure log at INFO.
+///
+/// Writes, and every request when traces are exported or the caller sent a
+/// `traceparent`, run inside a `request` span that carries the request id and
+/// trace id to every log line within and is the root of the exported trace.
+/// Other reads log nothing inside their handlers, so they skip the span.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -281,23 +301,41 @@ async fn log_request(request: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map_or_else(|| HeaderValue::from_static(""), |id| id.header_value().clone());
     let path = request.extensions().get::<MatchedPath>().cloned();
-    let route = || path.as_ref().map_or("<unmatched>", MatchedPath::as_str);
+    let route = || path.as_ref().map_or("unmatched", MatchedPath::as_str);
     let id = || request_id.to_str().unwrap_or_default();
-    // Reads log nothing inside their handlers; a span for them would be built
-    // and formatted for nothing. Writes get one, so their logs carry the request id.
-    let response = if method == Method::GET {
+    let traced = crate::telemetry::tracing_enabled() || request.headers().contains_key("traceparent");
+    let mut trace_id = None;
+    let response = if method == Method::GET && !traced {
         next.run(request).await
     } else {
-        let span = tracing::info_span!("request", http.method = %method, http.route = route(), request.id = id());
-        tracing::Instrument::instrument(next.run(request), span).await
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %format_args!("{method} {}", route()),
+            otel.kind = "server",
+            http.request.method = %method,
+            http.route = route(),
+            http.response.status_code = tracing::field::Empty,
+            request.id = id(),
+            trace_id = tracing::field::Empty,
+        );
+        trace_id = crate::telemetry::continue_trace(&span, request.headers());
+        if let Some(trace_id) = &trace_id {
+            span.record("trace_id", trace_id.as_str());
+        }
+        let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+        span.record("http.response.status_code", response.status().as_u16());
+        response
     };
     let response = json_framework_errors(response);
     let status = response.status().as_u16();
-    let duration_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    crate::metrics::http_request(method.as_str(), route(), status, elapsed);
+    let duration_us = elapsed.as_micros() as u64;
+    let trace_id = trace_id.as_deref().unwrap_or_default();
     if method == Method::GET && status < 400 {
-        tracing::debug!(http.method = %method, http.route = route(), request.id = id(), http.status = status, duration_us, "{method} {} {status}", route());
+        tracing::debug!(http.method = %method, http.route = route(), request.id = id(), trace_id, http.status = status, duration_us, "{method} {} {status}", route());
     } else {
-        tracing::info!(http.method = %method, http.route = route(), request.id = id(), http.status = status, duration_us, "{method} {} {status}", route());
+        tracing::info!(http.method = %method, http.route = route(), request.id = id(), trace_id, http.status = status, duration_us, "{method} {} {status}", route());
     }
     response
 }

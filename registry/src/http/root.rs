@@ -75,8 +75,8 @@ pub async fn contexts(State(state): State<AppState>) -> Result<Response> {
 }
 
 #[derive(Serialize)]
-struct Health {
-    status: &'static str,
+struct Health<'a> {
+    status: &'a str,
 }
 
 /// Alive: the process answers.
@@ -84,14 +84,36 @@ pub async fn healthz() -> Response {
     ok(&Health { status: "ok" })
 }
 
-/// Ready: storage answers too.
+/// Ready: storage answers and every migration is applied; otherwise 503 with the reason.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.registry.store().ping().await {
+    match state.registry.store().ready().await {
         Ok(()) => ok(&Health { status: "ok" }),
-        Err(error) => {
-            tracing::warn!(error = %error, "readiness check failed: storage unreachable");
-            let body = serde_json::to_vec(&Health { status: "storage unreachable" }).unwrap_or_default();
+        Err(reason) => {
+            tracing::warn!(reason = %reason, "readiness check failed");
+            let body = serde_json::to_vec(&Health { status: &reason }).unwrap_or_default();
             json_response(StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }
+}
+
+/// `GET /metrics`: Prometheus's text exposition format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if !state.metrics_on_main {
+        return crate::http::wire::not_found().into_response();
+    }
+    render_metrics(&state).await
+}
+
+/// The scrape: state gauges read now, then everything recorded.
+pub async fn render_metrics(state: &AppState) -> Response {
+    if let Err(error) = state.registry.report_metrics().await {
+        tracing::warn!(error = %error, "could not read every gauge for /metrics");
+    }
+    let body = crate::metrics::install().render();
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }

@@ -21,18 +21,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
+use crate::metrics::{CacheCounters, cache_counters};
+
 /// When a reader started: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket(u64);
 
 pub struct Cache<K, V> {
+    /// The `cache` label of its metrics.
+    name: &'static str,
     map: RwLock<HashMap<K, V>>,
     generation: AtomicU64,
+    counters: CacheCounters,
 }
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
-    pub fn new() -> Self {
-        Cache { map: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+    pub fn new(name: &'static str) -> Self {
+        Cache { name, map: RwLock::new(HashMap::new()), generation: AtomicU64::new(0), counters: cache_counters(name) }
+    }
+
+    /// Reports its entries and approximate bytes (`weigh` sizes one entry).
+    pub fn report(&self, weigh: impl Fn(&K, &V) -> usize) {
+        let (entries, bytes) = {
+            let map = self.map.read();
+            (map.len(), map.iter().map(|(k, v)| weigh(k, v)).sum())
+        };
+        crate::metrics::cache_size(self.name, entries, bytes);
+    }
+
+    /// Counts a lookup answered elsewhere (the nested maps of [`Cache::read`]).
+    pub fn counted(&self, hit: bool) {
+        if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);
     }
 
     /// Taken before reading storage for a fill.
@@ -45,7 +64,9 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.read().get(key).cloned()
+        let found = self.map.read().get(key).cloned();
+        self.counted(found.is_some());
+        found
     }
 
     /// Reads the map in place (for nested maps on the hot path).
@@ -91,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_fill_that_started_before_an_invalidation_is_refused() {
-        let cache: Cache<&str, i32> = Cache::new();
+        let cache: Cache<&str, i32> = Cache::new("test");
         let before = cache.ticket();
         cache.clear();
         assert!(!cache.fill(before, "id", 1), "the read may predate the write");
@@ -103,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_targeted_eviction_also_moves_the_generation() {
-        let cache: Cache<i32, i32> = Cache::new();
+        let cache: Cache<i32, i32> = Cache::new("test");
         let ticket = cache.ticket();
         assert!(cache.fill(ticket, 1, 1));
         let in_flight = cache.ticket();

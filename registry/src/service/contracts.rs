@@ -101,6 +101,7 @@ impl Registry {
     }
 
     /// `PUT /stele/v1/subjects/{s}/consumers/{c}`: publishes (or replaces) a contract.
+    #[tracing::instrument(name = "registry.contract_publish", skip_all, fields(subject = raw_subject, consumer))]
     pub async fn contract_publish(
         &self,
         raw_subject: &str,

@@ -44,6 +44,7 @@ impl Registry {
     }
 
     /// `DELETE /subjects/{s}`: the versions deleted.
+    #[tracing::instrument(name = "registry.subject_delete", skip_all, fields(subject = raw_subject, permanent))]
     pub async fn subject_delete(&self, raw_subject: &str, permanent: bool) -> Result<Vec<i32>> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
@@ -93,6 +94,7 @@ impl Registry {
     }
 
     /// `DELETE /subjects/{s}/versions/{v}`: the version deleted.
+    #[tracing::instrument(name = "registry.version_delete", skip_all, fields(subject = raw_subject, permanent))]
     pub async fn version_delete(&self, raw_subject: &str, selector: VersionSelector, permanent: bool) -> Result<i32> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);

@@ -79,16 +79,45 @@ impl Registry {
             store,
             default_level,
             write_lock: tokio::sync::Mutex::new(()),
-            records: Cache::new(),
-            parsed: Cache::new(),
-            reregister: Cache::new(),
-            id_bodies: Cache::new(),
-            aliases: Cache::new(),
+            records: Cache::new("schema_records"),
+            parsed: Cache::new("parsed_schemas"),
+            reregister: Cache::new("reregistrations"),
+            id_bodies: Cache::new("schema_json"),
+            aliases: Cache::new("aliases"),
         }
     }
 
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// Sets the gauges that describe state, for a scrape: cache sizes, the
+    /// database pool, and how much is stored.
+    pub async fn report_metrics(&self) -> Result<()> {
+        self.records.report(|(context, _), record| context.len() + 8 + record_bytes(record));
+        // A parsed schema's footprint is not measured; its canonical text is a proxy.
+        self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
+        self.reregister.report(|key, _| {
+            key.subject.len()
+                + key.schema.len()
+                + key.references.len()
+                + key.metadata.len()
+                + key.rule_set.len()
+                + key.schema_type.as_ref().map_or(0, String::len)
+                + 8
+        });
+        self.id_bodies.report(|context, bodies| context.len() + bodies.values().map(|b| 8 + b.len()).sum::<usize>());
+        self.aliases.report(|subject, alias| subject.len() + alias.as_ref().map_or(0, String::len));
+        let (in_use, idle) = self.store.pool_stats();
+        crate::metrics::db_pool(in_use, idle);
+        let ready = self.store.ready().await.is_ok();
+        crate::metrics::ready(ready);
+        if !ready {
+            return Ok(());
+        }
+        let (subjects, versions, schemas) = self.store.counts().await?;
+        crate::metrics::stored(subjects, versions, schemas);
+        Ok(())
     }
 
     /// Forgets answers a write may have changed.
@@ -315,6 +344,13 @@ impl Registry {
         }
         Ok((subject.clone(), versions))
     }
+}
+
+fn record_bytes(record: &SchemaRecord) -> usize {
+    record.schema.len()
+        + record.fingerprint.len()
+        + record.references.iter().map(|r| r.name.len() + r.subject.len() + 4).sum::<usize>()
+        + record.metadata.as_ref().map_or(0, |m| m.to_string().len())
 }
 
 /// Runs one attempt of a write until it settles. An attempt answers `None`

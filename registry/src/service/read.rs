@@ -273,6 +273,15 @@ impl Registry {
 
     /// The serialized answer for an id already read once, without waiting on anything.
     pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
+        let found = self.peek_schema_json(context, id);
+        // A miss is counted by the full path this request goes on to.
+        if found.is_some() {
+            self.id_bodies.counted(true);
+        }
+        found
+    }
+
+    fn peek_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
         self.id_bodies.read(|bodies| bodies.get(context).and_then(|ids| ids.get(&id)).cloned())
     }
 
@@ -287,7 +296,9 @@ impl Registry {
         let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| {
             std::borrow::Cow::Owned(Subject::parse(s).context)
         });
-        if let Some(body) = self.cached_schema_json(&context, id) {
+        let cached = self.peek_schema_json(&context, id);
+        self.id_bodies.counted(cached.is_some());
+        if let Some(body) = cached {
             return Ok(body);
         }
         let ticket = self.id_bodies.ticket();

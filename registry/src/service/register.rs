@@ -10,6 +10,7 @@ use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType
 use super::read::{SchemaView, VersionSelector};
 use super::{Mode, Registry, ReregisterKey, fingerprint, schema_type_of, until_settled};
 use crate::error::{ErrorCode, RegistryError, Result};
+use crate::metrics::RegistrationOutcome;
 use crate::store::{InsertOutcome, NewVersion, Reference, SchemaRecord, VersionRecord};
 use crate::subject::Subject;
 
@@ -34,7 +35,14 @@ pub struct RegisterOutcome {
     pub view: Option<Box<SchemaView>>,
     /// Consumers that cannot read the schema (consumer contracts under WARN).
     pub warnings: Vec<String>,
+    /// Whether a new version was made (else the schema was registered already).
+    pub created: bool,
 }
+
+/// What one registration attempt settled on: id, version, the full answer
+/// when it differs from the id alone, consumer warnings, and whether it made
+/// a new version.
+type Registered = (i64, i32, Option<SchemaView>, Vec<String>, bool);
 
 /// A compatibility check's answer.
 #[derive(Debug, Clone)]
@@ -166,6 +174,51 @@ fn compatibility_group<'a>(
     Some((property, value))
 }
 
+/// A request's schema type as a bounded label (an unknown one is `invalid`).
+fn schema_type_label(raw: Option<&str>) -> &'static str {
+    schema_type_of(raw).map_or("invalid", SchemaType::as_str)
+}
+
+/// Counts a check's findings, by rule and schema type.
+fn record_findings(problems: &[Incompatibility], schema_type: SchemaType) {
+    for problem in problems {
+        crate::metrics::finding(&problem.rule, schema_type.as_str());
+    }
+}
+
+/// Checks `new` against `previous` (oldest first) under `level`, in its own
+/// span, counting the findings.
+fn check_history(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    previous: &[&ParsedSchema],
+    options: CheckOptions,
+) -> Option<VersionFailure> {
+    let span = tracing::info_span!("compat.check", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), versions = previous.len(), compatible = tracing::field::Empty);
+    let _entered = span.enter();
+    let failure = check_level_with(level, new, previous, &options);
+    span.record("compatible", failure.is_none());
+    if let Some(failure) = &failure {
+        record_findings(&failure.problems, new.schema_type);
+    }
+    failure
+}
+
+/// Checks `new` against one version under `level`, in its own span, counting the findings.
+fn check_one(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    old: &ParsedSchema,
+    options: CheckOptions,
+) -> Vec<Incompatibility> {
+    let span = tracing::info_span!("compat.check", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), versions = 1, compatible = tracing::field::Empty);
+    let _entered = span.enter();
+    let problems = check_pair_with(level, new, old, &options);
+    span.record("compatible", problems.is_empty());
+    record_findings(&problems, new.schema_type);
+    problems
+}
+
 /// Confluent's trailer on every incompatibility report.
 fn level_message(level: CompatibilityLevel) -> String {
     format!("{{validateFields: 'false', compatibility: '{level}'}}")
@@ -266,7 +319,38 @@ impl Registry {
     }
 
     /// `POST /subjects/{s}/versions`.
+    #[tracing::instrument(
+        name = "registry.register",
+        skip_all,
+        fields(subject = raw_subject, schema.r#type = schema_type_label(request.schema_type.as_deref()), outcome)
+    )]
     pub async fn register(
+        &self,
+        raw_subject: &str,
+        request: RegisterRequest,
+        normalize_param: bool,
+    ) -> Result<RegisterOutcome> {
+        let schema_type = schema_type_label(request.schema_type.as_deref());
+        let result = self.register_unrecorded(raw_subject, request, normalize_param).await;
+        let outcome = match &result {
+            Ok(registered) if registered.created => RegistrationOutcome::NewVersion,
+            Ok(_) => RegistrationOutcome::Existing,
+            Err(error) => match error.code() {
+                ErrorCode::Incompatible => RegistrationOutcome::Incompatible,
+                ErrorCode::IncompatibleWithConsumers => RegistrationOutcome::ConsumerContract,
+                ErrorCode::InvalidSchema | ErrorCode::InvalidSubject | ErrorCode::Unprocessable => {
+                    RegistrationOutcome::Invalid
+                }
+                ErrorCode::OperationNotPermitted => RegistrationOutcome::NotPermitted,
+                _ => RegistrationOutcome::Error,
+            },
+        };
+        tracing::Span::current().record("outcome", outcome.as_str());
+        crate::metrics::registration(outcome, schema_type);
+        result
+    }
+
+    async fn register_unrecorded(
         &self,
         raw_subject: &str,
         mut request: RegisterRequest,
@@ -288,20 +372,21 @@ impl Registry {
             && request.metadata.is_none()
             && let Some(id) = self.reregister.get(key)
         {
-            return Ok(RegisterOutcome { id, view: None, warnings: Vec::new() });
+            return Ok(RegisterOutcome { id, view: None, warnings: Vec::new(), created: false });
         }
         let _guard = self.write_lock.lock().await;
         let ticket = self.reregister.ticket();
-        let (id, stored_version, full, warnings) = until_settled(format!("registration under {subject}"), || {
-            self.register_once(&subject, &request, normalize_param)
-        })
-        .await?;
+        let (id, stored_version, full, warnings, created) =
+            until_settled(format!("registration under {subject}"), || {
+                self.register_once(&subject, &request, normalize_param)
+            })
+            .await?;
         // A registration some consumer cannot read is not cached: the warning must repeat.
         if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
             self.reregister.fill(ticket, key, id);
         }
         let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
-        Ok(RegisterOutcome { id, view, warnings })
+        Ok(RegisterOutcome { id, view, warnings, created })
     }
 
     /// One attempt; `None` when another writer got in between and the caller should retry.
@@ -310,7 +395,7 @@ impl Registry {
         subject: &Subject,
         request: &RegisterRequest,
         normalize_param: bool,
-    ) -> Result<Option<(i64, i32, Option<SchemaView>, Vec<String>)>> {
+    ) -> Result<Option<Registered>> {
         let mode = self.effective_mode(subject).await?;
         let context = &subject.context;
         if mode.is_read_only() {
@@ -335,7 +420,7 @@ impl Registry {
                 })
             {
                 let version = versions.iter().rev().find(|v| !v.deleted && v.schema_id == id).map_or(0, |v| v.version);
-                return Ok(Some((id, version, None, Vec::new())));
+                return Ok(Some((id, version, None, Vec::new(), false)));
             }
             return Err(RegistryError::not_permitted(format!(
                 "Subject {} in context {context} is not in import mode",
@@ -371,7 +456,7 @@ impl Registry {
                         && record.schema == prepared.text
                         && record.references == prepared.references);
                 if equivalent && request.id.is_none_or(|id| id == record.id) {
-                    return Ok(Some((record.id, version.version, None, Vec::new())));
+                    return Ok(Some((record.id, version.version, None, Vec::new(), false)));
                 }
             }
         }
@@ -419,7 +504,7 @@ impl Registry {
         for version in &live {
             let record = self.record_of(version).await?;
             if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((record.id, version.version, view(record.id, version.version), Vec::new())));
+                return Ok(Some((record.id, version.version, view(record.id, version.version), Vec::new(), false)));
             }
         }
         let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
@@ -428,7 +513,7 @@ impl Registry {
             let history = self.history(&versions, compatibility_group(&config, metadata.as_ref())).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
             if let Some(VersionFailure { index, problems }) =
-                check_level_with(level, parsed, &previous, &check_options(&config))
+                check_history(level, parsed, &previous, check_options(&config))
             {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
@@ -453,7 +538,7 @@ impl Registry {
                 let sentences: Vec<String> = findings.iter().map(super::ContractFinding::sentence).collect();
                 if enforcement == super::Enforcement::Enforce {
                     return Err(RegistryError::new(
-                        ErrorCode::Incompatible,
+                        ErrorCode::IncompatibleWithConsumers,
                         format!(
                             "Schema being registered is incompatible with registered consumers of subject \"{}\", details: [{}]",
                             subject.qualified(),
@@ -502,7 +587,7 @@ impl Registry {
                 let qualified = subject.qualified();
                 self.reregister.evict(|key, _| key.subject != qualified);
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
-                Ok(Some((id, version, view(id, version), warnings)))
+                Ok(Some((id, version, view(id, version), warnings, true)))
             }
             InsertOutcome::Conflict => Ok(None),
             InsertOutcome::ReferenceGone(missing) => Err(RegistryError::invalid_schema(format!(
@@ -522,6 +607,7 @@ impl Registry {
     }
 
     /// `POST /subjects/{s}`: is this schema registered under the subject?
+    #[tracing::instrument(name = "registry.lookup", skip_all, fields(subject = raw_subject))]
     pub async fn lookup(
         &self,
         raw_subject: &str,
@@ -577,6 +663,7 @@ impl Registry {
 
     /// `POST /compatibility/subjects/{s}/versions[/{v}]`: checks without registering.
     /// `selector` `None` checks against the history the subject's level names.
+    #[tracing::instrument(name = "registry.check_compatibility", skip_all, fields(subject = raw_subject))]
     pub async fn check_compatibility(
         &self,
         raw_subject: &str,
@@ -603,7 +690,7 @@ impl Registry {
             None => {
                 let history = self.history(&versions, compatibility_group(&config, prepared.metadata.as_ref())).await?;
                 let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-                Ok(match check_level_with(level, &parsed, &previous, &check_options(&config)) {
+                Ok(match check_history(level, &parsed, &previous, check_options(&config)) {
                     None => compatible,
                     Some(VersionFailure { index, problems }) => {
                         let (version, record, _) = &history[index];
@@ -631,7 +718,7 @@ impl Registry {
                 };
                 let record = self.record_of(&target).await?;
                 let old = self.parsed_of(&record).await?;
-                let problems = check_pair_with(level, &parsed, &old, &check_options(&config));
+                let problems = check_one(level, &parsed, &old, check_options(&config));
                 Ok(if problems.is_empty() {
                     compatible
                 } else {

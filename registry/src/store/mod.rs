@@ -8,6 +8,11 @@ mod rows;
 mod sql;
 pub mod sqlite;
 
+/// Milliseconds since the epoch, as the stores write them.
+pub fn sql_now_millis() -> i64 {
+    sql::now_millis()
+}
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -185,8 +190,15 @@ impl ConfigRecord {
 /// Storage for the registry. Every write is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Whether storage answers.
-    async fn ping(&self) -> Result<()>;
+    /// Whether storage answers and every migration this build knows is applied;
+    /// the error says which is not the case.
+    async fn ready(&self) -> std::result::Result<(), String>;
+
+    /// Pool connections in use and idle.
+    fn pool_stats(&self) -> (usize, usize);
+
+    /// Subjects with a live version, versions, and schemas stored.
+    async fn counts(&self) -> Result<(i64, i64, i64)>;
 
     /// Writes committed by other processes sharing this storage, as they happen
     /// (`None` when nothing else can write to it). Each message names the kind of write.

@@ -11,6 +11,9 @@ use tokio::sync::broadcast;
 
 use super::sql::{SubjectLock, sql_store};
 
+/// The `db.system` of store spans.
+const DB_SYSTEM: &str = "postgresql";
+
 type Db = Postgres;
 
 /// The channel replicas listen on.
@@ -19,6 +22,9 @@ pub const CHANNEL: &str = "stele_changes";
 /// What the change feed says when notifications may have been lost: every
 /// cached answer must go.
 pub const RECONNECTED: &str = "reconnect";
+
+/// The migrations this build applies.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -33,10 +39,7 @@ impl PostgresStore {
         // Replicas starting at once must not run the migrations twice.
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(7263542)").execute(&mut *tx).await?;
-        sqlx::migrate!("migrations/postgres")
-            .run(&mut *tx)
-            .await
-            .map_err(|e| RegistryError::Internal(format!("migrations failed: {e}")))?;
+        MIGRATOR.run(&mut *tx).await.map_err(|e| RegistryError::Internal(format!("migrations failed: {e}")))?;
         tx.commit().await?;
         let (changes, _) = broadcast::channel(1024);
         let listener = listen(&pool).await?;
@@ -114,9 +117,11 @@ async fn lock_subjects(tx: &mut Tx, locks: &[SubjectLock]) -> Result<()> {
 
 const FOR_UPDATE: &str = " FOR UPDATE";
 
-/// Announces a committed write to every replica (delivered at commit).
+/// Announces a committed write to every replica (delivered at commit), as
+/// `kind@millis`: what changed and when, for the invalidation-lag metric.
 async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(kind).execute(&mut **tx).await?;
+    let payload = format!("{kind}@{}", super::sql::now_millis());
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
     Ok(())
 }
 

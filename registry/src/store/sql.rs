@@ -125,6 +125,24 @@ macro_rules! sql_store {
 
         type Tx = sqlx::Transaction<'static, Db>;
 
+        impl $store {
+            /// A pooled connection, timing the wait.
+            async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Db>> {
+                let started = std::time::Instant::now();
+                let connection = self.pool.acquire().await?;
+                $crate::metrics::db_acquired(started.elapsed());
+                Ok(connection)
+            }
+
+            /// A write transaction, timing the wait for it.
+            async fn begin(&self) -> Result<Tx> {
+                let started = std::time::Instant::now();
+                let tx = begin_write(&self.pool).await?;
+                $crate::metrics::db_acquired(started.elapsed());
+                Ok(tx)
+            }
+        }
+
         /// The live-or-not state of one subject version, inside a transaction.
         async fn version_state(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<bool>> {
             Ok(sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
@@ -292,45 +310,71 @@ macro_rules! sql_store {
 
         #[async_trait::async_trait]
         impl Store for $store {
-            async fn ping(&self) -> Result<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+            async fn ready(&self) -> std::result::Result<(), String> {
+                let applied: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&mut *self.acquire().await.map_err(|e| format!("storage unreachable: {e}"))?)
+                        .await
+                        .map_err(|e| format!("storage unreachable: {e}"))?;
+                let known = MIGRATOR.iter().count() as i64;
+                if applied < known {
+                    return Err(format!("migrations pending: {applied} of {known} applied"));
+                }
                 Ok(())
+            }
+
+            fn pool_stats(&self) -> (usize, usize) {
+                let idle = self.pool.num_idle();
+                (self.pool.size() as usize - idle.min(self.pool.size() as usize), idle)
+            }
+
+            async fn counts(&self) -> Result<(i64, i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT (SELECT COUNT(DISTINCT subject) FROM versions WHERE NOT deleted), \
+                     (SELECT COUNT(*) FROM versions), (SELECT COUNT(*) FROM schemas)",
+                )
+                .fetch_one(&mut *self.acquire().await?)
+                .await?)
             }
 
             fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
                 self.change_feed()
             }
 
+            #[tracing::instrument(name = "store.versions_list", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {VERSION_COLUMNS} FROM versions WHERE subject = $1 ORDER BY version"
                 )))
                 .bind(subject.qualified())
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.versions_all", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_all(&self) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {VERSION_COLUMNS} FROM versions ORDER BY subject, version"
                 )))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.versions_by_schema", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {VERSION_COLUMNS} FROM versions WHERE context = $1 AND schema_id = $2 ORDER BY subject, version"
                 )))
                 .bind(context)
                 .bind(id)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.versions_referencing", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_referencing(&self, subject: &str, version: i32) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {VERSION_COLUMNS} FROM versions v WHERE EXISTS (SELECT 1 FROM schema_references r \
@@ -339,15 +383,16 @@ macro_rules! sql_store {
                 )))
                 .bind(subject)
                 .bind(version)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.version_insert", skip_all, fields(db.system = DB_SYSTEM))]
             async fn version_insert(&self, new: NewVersion) -> Result<InsertOutcome> {
                 let subject = new.subject.qualified();
                 let context = new.subject.context.clone();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 let locks = subject_locks(Some(&subject), new.reference_targets.iter().map(|(s, _)| s.as_str()));
                 lock_subjects(&mut tx, &locks).await?;
                 let max_version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE subject = $1")
@@ -415,9 +460,10 @@ macro_rules! sql_store {
                 Ok(InsertOutcome::Inserted { id, version })
             }
 
+            #[tracing::instrument(name = "store.versions_soft_delete", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<DeleteOutcome> {
                 let qualified = subject.qualified();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
                 if let Some(refused) = check_deletable(&mut tx, &qualified, versions, false).await? {
                     return Ok(refused);
@@ -434,6 +480,7 @@ macro_rules! sql_store {
                 Ok(DeleteOutcome::Deleted)
             }
 
+            #[tracing::instrument(name = "store.versions_hard_delete", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_hard_delete(
                 &self,
                 subject: &Subject,
@@ -441,7 +488,7 @@ macro_rules! sql_store {
                 purge_settings: bool,
             ) -> Result<DeleteOutcome> {
                 let qualified = subject.qualified();
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
                 if let Some(refused) = check_deletable(&mut tx, &qualified, versions, true).await? {
                     return Ok(refused);
@@ -482,47 +529,52 @@ macro_rules! sql_store {
                 Ok(DeleteOutcome::Deleted)
             }
 
+            #[tracing::instrument(name = "store.schema_get", skip_all, fields(db.system = DB_SYSTEM))]
             async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>> {
                 let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND id = $2"
                 )))
                 .bind(context)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.acquire().await?)
                 .await?;
                 row.map(TryInto::try_into).transpose()
             }
 
+            #[tracing::instrument(name = "store.schema_find", skip_all, fields(db.system = DB_SYSTEM))]
             async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>> {
                 let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND fingerprint = $2"
                 )))
                 .bind(context)
                 .bind(fingerprint)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.acquire().await?)
                 .await?;
                 row.map(TryInto::try_into).transpose()
             }
 
+            #[tracing::instrument(name = "store.schema_max_id", skip_all, fields(db.system = DB_SYSTEM))]
             async fn schema_max_id(&self, context: &str) -> Result<i64> {
                 let max: Option<i64> = sqlx::query_scalar(
                     "SELECT MAX(m) FROM (SELECT max_id AS m FROM id_counters WHERE context = $1 \
                      UNION ALL SELECT MAX(id) AS m FROM schemas WHERE context = $1) t",
                 )
                 .bind(context)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.acquire().await?)
                 .await?;
                 Ok(max.unwrap_or(0))
             }
 
+            #[tracing::instrument(name = "store.contexts_list", skip_all, fields(db.system = DB_SYSTEM))]
             async fn contexts_list(&self) -> Result<Vec<String>> {
-                Ok(sqlx::query_scalar("SELECT name FROM contexts ORDER BY name").fetch_all(&self.pool).await?)
+                Ok(sqlx::query_scalar("SELECT name FROM contexts ORDER BY name").fetch_all(&mut *self.acquire().await?).await?)
             }
 
+            #[tracing::instrument(name = "store.config_get", skip_all, fields(db.system = DB_SYSTEM))]
             async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>> {
                 let body: Option<String> = sqlx::query_scalar("SELECT body FROM configs WHERE scope = $1")
                     .bind(scope)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.acquire().await?)
                     .await?;
                 body.map(|b| {
                     serde_json::from_str(&b).map_err(|e| RegistryError::Internal(format!("corrupt config {scope}: {e}")))
@@ -530,8 +582,9 @@ macro_rules! sql_store {
                 .transpose()
             }
 
+            #[tracing::instrument(name = "store.config_put", skip_all, fields(db.system = DB_SYSTEM))]
             async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(
                     "INSERT INTO configs (scope, body) VALUES ($1, $2) \
                      ON CONFLICT (scope) DO UPDATE SET body = EXCLUDED.body",
@@ -545,20 +598,22 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.config_delete", skip_all, fields(db.system = DB_SYSTEM))]
             async fn config_delete(&self, scope: &str) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("DELETE FROM configs WHERE scope = $1").bind(scope).execute(&mut *tx).await?;
                 notify(&mut tx, "config").await?;
                 tx.commit().await?;
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.contract_put", skip_all, fields(db.system = DB_SYSTEM))]
             async fn contract_put(
                 &self,
                 contract: &ContractRecord,
                 reference_targets: &[(String, i32)],
             ) -> Result<Option<MissingReference>> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 lock_subjects(&mut tx, &subject_locks(None, reference_targets.iter().map(|(s, _)| s.as_str()))).await?;
                 if let Some(missing) = missing_reference(&mut tx, reference_targets).await? {
                     return Ok(Some(missing));
@@ -601,29 +656,32 @@ macro_rules! sql_store {
                 Ok(None)
             }
 
+            #[tracing::instrument(name = "store.contract_get", skip_all, fields(db.system = DB_SYSTEM))]
             async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>> {
                 let row: Option<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 AND consumer = $2"
                 )))
                 .bind(subject)
                 .bind(consumer)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.acquire().await?)
                 .await?;
                 row.map(TryInto::try_into).transpose()
             }
 
+            #[tracing::instrument(name = "store.contracts_list", skip_all, fields(db.system = DB_SYSTEM))]
             async fn contracts_list(&self, subject: &str) -> Result<Vec<ContractRecord>> {
                 let rows: Vec<ContractRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE subject = $1 ORDER BY consumer"
                 )))
                 .bind(subject)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
+            #[tracing::instrument(name = "store.contract_delete", skip_all, fields(db.system = DB_SYSTEM))]
             async fn contract_delete(&self, subject: &str, consumer: &str) -> Result<bool> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 let done = sqlx::query("DELETE FROM contracts WHERE subject = $1 AND consumer = $2")
                     .bind(subject)
                     .bind(consumer)
@@ -633,15 +691,17 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            #[tracing::instrument(name = "store.mode_get", skip_all, fields(db.system = DB_SYSTEM))]
             async fn mode_get(&self, scope: &str) -> Result<Option<String>> {
                 Ok(sqlx::query_scalar("SELECT mode FROM modes WHERE scope = $1")
                     .bind(scope)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.acquire().await?)
                     .await?)
             }
 
+            #[tracing::instrument(name = "store.mode_put", skip_all, fields(db.system = DB_SYSTEM))]
             async fn mode_put(&self, scope: &str, mode: &str) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 sqlx::query(
                     "INSERT INTO modes (scope, mode) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET mode = EXCLUDED.mode",
                 )
@@ -654,8 +714,9 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            #[tracing::instrument(name = "store.mode_delete", skip_all, fields(db.system = DB_SYSTEM))]
             async fn mode_delete(&self, scope: &str) -> Result<()> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = self.begin().await?;
                 sqlx::query("DELETE FROM modes WHERE scope = $1").bind(scope).execute(&mut *tx).await?;
                 notify(&mut tx, "mode").await?;
                 tx.commit().await?;

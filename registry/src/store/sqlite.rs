@@ -15,7 +15,13 @@ use tokio::sync::broadcast;
 
 use super::sql::{SubjectLock, sql_store};
 
+/// The `db.system` of store spans.
+const DB_SYSTEM: &str = "sqlite";
+
 type Db = Sqlite;
+
+/// The migrations this build applies.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -31,10 +37,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| RegistryError::Internal(format!("migrations failed: {e}")))?;
+        MIGRATOR.run(&pool).await.map_err(|e| RegistryError::Internal(format!("migrations failed: {e}")))?;
         Ok(SqliteStore { pool })
     }
 
