@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::finding::{Incompatibility, Role};
-use crate::schema::{ResolvedReference, SchemaError};
+use crate::types::{ResolvedReference, SchemaError};
 
 /// How lenient the diff is (Confluent's `compatibilityPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -398,6 +398,13 @@ impl<'a> Diff<'a> {
             }
             (None, Some(_)) if !o.contains_key("enum") && !o.contains_key("const") && !is_combined(o) => {
                 self.report("TYPE_NARROWED", path);
+            }
+            // An untyped enum (or const) that became a typed schema: Confluent's
+            // diff sees two schema classes (`EnumSchema` and, say, `NumberSchema`)
+            // and reports TYPE_CHANGED, whether or not the old values fit the new type.
+            (None, Some(_)) if !is_combined(o) => {
+                self.report("TYPE_CHANGED", path);
+                return;
             }
             _ => {}
         }

@@ -6,7 +6,8 @@
 use serde_json::Value;
 
 use crate::avro::{NamedKind, Node, Primitive, Schema as Avro};
-use crate::schema::{Model, ParsedSchema, SchemaError};
+use crate::schema::{Model, ParsedSchema};
+use crate::types::SchemaError;
 
 /// Every problem of `payload` under `schema`; empty when it is valid.
 pub fn validate(schema: &ParsedSchema, payload: &Value) -> Result<Vec<String>, SchemaError> {

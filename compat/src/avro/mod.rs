@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::schema::{ResolvedReference, SchemaError, SchemaType};
+use crate::types::{ResolvedReference, SchemaError, SchemaType};
 
 /// Properties other than the reserved ones, in the order they were written.
 pub type Props = Vec<(String, Value)>;

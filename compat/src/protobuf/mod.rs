@@ -24,7 +24,7 @@ use prost_types::FileDescriptorProto;
 use prost_types::field_descriptor_proto::Type;
 
 use crate::finding::{Incompatibility, Role};
-use crate::schema::{ResolvedReference, SchemaError, SchemaType};
+use crate::types::{ResolvedReference, SchemaError, SchemaType};
 
 pub use confluent::RULES as CONFLUENT_RULES;
 

@@ -37,8 +37,13 @@ fn a_base64_file_descriptor_is_accepted_as_the_schema() {
 
 #[test]
 fn well_known_types_and_confluents_bundled_files_resolve_without_registration() {
-    proto(
+    let parsed = proto(
         "syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\nimport \"confluent/type/decimal.proto\";\nmessage M {\n  google.protobuf.Timestamp at = 1;\n  confluent.type.Decimal amount = 2;\n}\n",
+    );
+    // The imports stay imports (nothing is inlined) and the fields keep their imported types.
+    assert_eq!(
+        parsed.canonical,
+        "syntax = \"proto3\";\n\nimport \"google/protobuf/timestamp.proto\";\nimport \"confluent/type/decimal.proto\";\n\nmessage M {\n  google.protobuf.Timestamp at = 1;\n  confluent.type.Decimal amount = 2;\n}\n"
     );
 }
 
