@@ -289,10 +289,9 @@ impl MakeRequestId for CounterRequestId {
 /// are the consumers' hot path and would drown everything else); writes and
 /// every failure log at INFO.
 ///
-/// Writes, and every request when traces are exported or the caller sent a
-/// `traceparent`, run inside a `request` span that carries the request id and
-/// trace id to every log line within and is the root of the exported trace.
-/// Other reads log nothing inside their handlers, so they skip the span.
+/// Every request runs inside a `request` span that carries the request id and
+/// trace id to every log line within, and is the root of the exported trace
+/// (the cached read path, answered ahead of this stack, has none unless traced).
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -303,29 +302,22 @@ async fn log_request(request: Request, next: Next) -> Response {
     let path = request.extensions().get::<MatchedPath>().cloned();
     let route = || path.as_ref().map_or("unmatched", MatchedPath::as_str);
     let id = || request_id.to_str().unwrap_or_default();
-    let traced = crate::telemetry::tracing_enabled() || request.headers().contains_key("traceparent");
-    let mut trace_id = None;
-    let response = if method == Method::GET && !traced {
-        next.run(request).await
-    } else {
-        let span = tracing::info_span!(
-            "request",
-            otel.name = %format_args!("{method} {}", route()),
-            otel.kind = "server",
-            http.request.method = %method,
-            http.route = route(),
-            http.response.status_code = tracing::field::Empty,
-            request.id = id(),
-            trace_id = tracing::field::Empty,
-        );
-        trace_id = crate::telemetry::continue_trace(&span, request.headers());
-        if let Some(trace_id) = &trace_id {
-            span.record("trace_id", trace_id.as_str());
-        }
-        let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
-        span.record("http.response.status_code", response.status().as_u16());
-        response
-    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {}", route()),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route(),
+        http.response.status_code = tracing::field::Empty,
+        request.id = id(),
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = crate::telemetry::continue_trace(&span, request.headers());
+    if let Some(trace_id) = &trace_id {
+        span.record("trace_id", trace_id.as_str());
+    }
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
     let response = json_framework_errors(response);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
