@@ -266,3 +266,30 @@ fn a_replica_whose_listen_connection_is_terminated_still_sees_writes_within_a_se
     }
     check(&[a.addr, b.addr], &Database::Postgres(database), &Ledger::default());
 }
+
+#[test]
+fn a_re_registration_right_after_another_replica_deleted_the_version_registers_anew() {
+    let Some(database) = postgres::fresh_database() else { return };
+    let (a, b) = (Server::start_on(&database), Server::start_on(&database));
+    a.wait_ready();
+    b.wait_ready();
+    let ledger = Ledger::default();
+    for round in 0..20 {
+        let subject = format!("again-{round}");
+        // Registering a soft-deleted schema again replaces its old version (as in
+        // Confluent), so this subject's versions are not 1..n.
+        ledger.hard_deleted(&subject);
+        let text = schema(&format!("f{round}"));
+        let id = register(&a, &subject, &text).expect("registered");
+        // B answers re-registrations from memory from now on.
+        for _ in 0..2 {
+            assert_eq!(register(&b, &subject, &text), Some(id));
+        }
+        assert_eq!(http::json(a.addr, "DELETE", &format!("/subjects/{subject}/versions/1"), None).status, 200);
+        // No waiting for B to hear of it: its answer must already be a live version.
+        assert_eq!(register(&b, &subject, &text), Some(id));
+        let live = http::json(a.addr, "GET", &format!("/subjects/{subject}/versions"), None);
+        assert_eq!(live.status, 200, "round {round}: the acknowledged re-registration is not live: {}", live.body);
+    }
+    check(&[a.addr, b.addr], &Database::Postgres(database), &ledger);
+}

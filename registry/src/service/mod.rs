@@ -66,7 +66,9 @@ pub struct Registry {
     /// Parsed schemas by (context, id), for compatibility checks.
     parsed: Cache<(String, i64), Arc<ParsedSchema>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
-    reregister: Cache<ReregisterKey, i64>,
+    reregister: Cache<ReregisterKey, (i64, i32)>,
+    /// Whether other processes write to the same storage (replicas on PostgreSQL).
+    shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
     id_bodies: Cache<String, std::collections::HashMap<i64, bytes::Bytes>>,
     /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
@@ -76,12 +78,13 @@ pub struct Registry {
 impl Registry {
     pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel) -> Registry {
         Registry {
-            store,
             default_level,
             write_lock: tokio::sync::Mutex::new(()),
             records: Cache::new("schema_records"),
             parsed: Cache::new("parsed_schemas"),
             reregister: Cache::new("reregistrations"),
+            shared_storage: store.changes().is_some(),
+            store,
             id_bodies: Cache::new("schema_json"),
             aliases: Cache::new("aliases"),
         }
@@ -104,7 +107,7 @@ impl Registry {
                 + key.metadata.len()
                 + key.rule_set.len()
                 + key.schema_type.as_ref().map_or(0, String::len)
-                + 8
+                + 12
         });
         self.id_bodies.report(|context, bodies| context.len() + bodies.values().map(|b| 8 + b.len()).sum::<usize>());
         self.aliases.report(|subject, alias| subject.len() + alias.as_ref().map_or(0, String::len));

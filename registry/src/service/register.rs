@@ -370,9 +370,15 @@ impl Registry {
         });
         if let Some(key) = &cache_key
             && request.metadata.is_none()
-            && let Some(id) = self.reregister.get(key)
+            && let Some((id, version)) = self.reregister.get(key)
         {
-            return Ok(RegisterOutcome { id, view: None, warnings: Vec::new(), created: false });
+            // Replicas learn of each other's deletes a few milliseconds late; until
+            // then the answer is only trusted once the storage confirms the version
+            // is still live (one primary-key read instead of the whole registration).
+            if !self.shared_storage || self.store.version_live(&key.subject, version).await? {
+                return Ok(RegisterOutcome { id, view: None, warnings: Vec::new(), created: false });
+            }
+            self.reregister.evict(|cached, _| cached != key);
         }
         let _guard = self.write_lock.lock().await;
         let ticket = self.reregister.ticket();
@@ -383,7 +389,7 @@ impl Registry {
             .await?;
         // A registration some consumer cannot read is not cached: the warning must repeat.
         if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
-            self.reregister.fill(ticket, key, id);
+            self.reregister.fill(ticket, key, (id, stored_version));
         }
         let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
         Ok(RegisterOutcome { id, view, warnings, created })

@@ -208,6 +208,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every version of a subject, soft-deleted ones included, ascending.
     async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>>;
+    /// Whether a subject version exists and is not soft-deleted.
+    async fn version_live(&self, subject: &str, version: i32) -> Result<bool>;
     /// Every version of every subject, ascending by subject then version.
     async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
     /// The subject versions that use a schema id.

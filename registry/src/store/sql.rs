@@ -352,6 +352,17 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.version_live", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn version_live(&self, subject: &str, version: i32) -> Result<bool> {
+                let deleted: Option<bool> =
+                    sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
+                        .bind(subject)
+                        .bind(version)
+                        .fetch_optional(&mut *self.acquire().await?)
+                        .await?;
+                Ok(deleted == Some(false))
+            }
+
             #[tracing::instrument(name = "store.versions_all", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_all(&self) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
