@@ -8,10 +8,10 @@
 //! once for "any database that encodes these types", so [`sql_store!`] stamps
 //! the same text into each backend's module, where the compiler checks it
 //! against that database's concrete types. What truly differs per database
-//! is a handful of functions each backend module defines beside the macro call:
+//! is a handful of items each backend module defines beside the macro call:
 //! `begin_write` (how a write transaction starts), `lock_subjects` (per-subject
-//! locks), `FOR_UPDATE` (row locks), `notify` (telling other replicas) and
-//! `change_feed`.
+//! locks), `FOR_UPDATE` (row locks), `notify` (telling other replicas),
+//! `change_feed`, and the constants `MIGRATOR` and `DB_SYSTEM`.
 //!
 //! # The write transactions: what is locked, in which order, and why
 //! Invariants, all of them kept by the database inside one transaction:
