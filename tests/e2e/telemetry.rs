@@ -373,3 +373,55 @@ fn the_deploy_files_are_valid_and_use_only_metrics_stele_exports() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Answers one request with `[]` and returns its head (request line and headers).
+fn capture_one_request(listener: &TcpListener) -> String {
+    let (stream, _) = listener.accept().expect("the CLI connects");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut writer = stream;
+    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]";
+    writer.write_all(answer.as_bytes()).expect("answer");
+    head
+}
+
+fn traceparent_of(head: &str) -> String {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("traceparent")).map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("the CLI sent no traceparent:\n{head}"))
+}
+
+#[test]
+fn the_cli_sends_a_traceparent_continuing_the_callers_trace() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let registry = format!("http://{}", listener.local_addr().expect("address"));
+    for caller in [None, Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")] {
+        let mut command = Command::new(stele_tests::binary());
+        command.args(["--registry", &registry, "subjects"]).stdout(Stdio::null()).stderr(Stdio::null());
+        command.env_remove("TRACEPARENT");
+        if let Some(caller) = caller {
+            command.env("TRACEPARENT", caller);
+        }
+        let mut child = command.spawn().expect("stele runs");
+        let head = capture_one_request(&listener);
+        assert!(child.wait().expect("stele ends").success());
+        let traceparent = traceparent_of(&head);
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!((parts[0], parts[3]), ("00", "01"), "{traceparent}");
+        assert!(parts[1].len() == 32 && parts[2].len() == 16, "{traceparent}");
+        assert!(parts[1].bytes().chain(parts[2].bytes()).all(|b| b.is_ascii_hexdigit()), "{traceparent}");
+        if let Some(caller) = caller {
+            assert_eq!(parts[1], caller.split('-').nth(1).expect("trace id"), "the run continues the caller's trace");
+        }
+    }
+}
