@@ -293,3 +293,26 @@ fn a_re_registration_right_after_another_replica_deleted_the_version_registers_a
     }
     check(&[a.addr, b.addr], &Database::Postgres(database), &ledger);
 }
+
+#[test]
+fn a_second_server_on_the_same_sqlite_file_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = format!("sqlite://{}", dir.path().join("stele.db").display());
+    let mut first = Server::start_on(&database);
+    first.wait_ready();
+    let second = std::process::Command::new(stele_tests::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("stele runs");
+    assert!(!second.status.success(), "a second server on one SQLite file must not start");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another process already serves the SQLite database"), "{stderr}");
+    assert!(stderr.contains("PostgreSQL"), "the error says what to do instead: {stderr}");
+    // The first still serves; once it is gone (even by kill -9), the file can be served again.
+    assert_eq!(register(&first, "orders", &schema("id")), Some(1));
+    first.kill();
+    let again = Server::start_on(&database);
+    again.wait_ready();
+    assert_eq!(http::json(again.addr, "GET", "/schemas/ids/1", None).status, 200);
+}

@@ -25,12 +25,22 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Held while the store is open: see [`SqliteStore::connect`].
+    _exclusive: Option<std::fs::File>,
 }
 
 impl SqliteStore {
     /// Opens (creating when missing) the database at `url` and runs the migrations.
+    ///
+    /// One process serves a database file: its caches are only invalidated by
+    /// its own writes, so a second `stele serve` on the same file would answer
+    /// from stale memory. A lock file beside the database (`<file>.stele-lock`,
+    /// released by the kernel when the process ends, however it ends) refuses
+    /// the second one with a clear error.
     pub async fn connect(url: &str) -> Result<SqliteStore> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        let exclusive = exclusive_lock(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -38,13 +48,40 @@ impl SqliteStore {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATOR.run(&pool).await.map_err(|e| RegistryError::Internal(format!("migrations failed: {e}")))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, _exclusive: exclusive })
     }
 
     /// Nothing else writes to this file while the process holds it.
     #[expect(clippy::unused_self, reason = "the shared Store implementation calls it on every backend")]
     fn change_feed(&self) -> Option<broadcast::Receiver<String>> {
         None
+    }
+}
+
+/// Takes the lock that keeps a second process off the database file (none for
+/// an in-memory database).
+fn exclusive_lock(database: &std::path::Path) -> Result<Option<std::fs::File>> {
+    let name = database.as_os_str().to_string_lossy();
+    if name.is_empty() || name == ":memory:" {
+        return Ok(None);
+    }
+    let path = std::path::PathBuf::from(format!("{name}.stele-lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| RegistryError::Internal(format!("cannot open the lock file {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RegistryError::Internal(format!(
+            "another process already serves the SQLite database {}: one `stele serve` per SQLite file \
+             (its caches would go stale); run several replicas on PostgreSQL instead",
+            database.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(RegistryError::Internal(format!("cannot lock {}: {e}", path.display())))
+        }
     }
 }
 
