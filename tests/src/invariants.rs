@@ -309,6 +309,33 @@ fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, violations: &mu
             }
         }
     }
+    // Which subject versions an id lists: the live ones, or every one with deleted=true.
+    type Usages = BTreeSet<(String, i64)>;
+    let mut usages: BTreeMap<i64, (Usages, Usages)> = BTreeMap::new();
+    for (subject, versions) in &view.subjects {
+        for version in versions {
+            let entry = usages.entry(version.id).or_default();
+            entry.1.insert((subject.clone(), version.version));
+            if !version.deleted {
+                entry.0.insert((subject.clone(), version.version));
+            }
+        }
+    }
+    for (id, (live, every)) in &usages {
+        for (query, expected) in [("", live), ("?deleted=true", every)] {
+            let listed: BTreeSet<(String, i64)> =
+                get(replica, &format!("/schemas/ids/{id}/versions{query}"), violations)
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|u| (u["subject"].as_str().unwrap_or_default().to_owned(), u["version"].as_i64().unwrap_or(0)))
+                    .collect();
+            if listed != *expected {
+                violations
+                    .push(format!("{replica}: /schemas/ids/{id}/versions{query} lists {listed:?}, not {expected:?}"));
+            }
+        }
+    }
     // Ids answered during the run: the same content, or gone everywhere.
     for (id, content) in &inner.contents {
         match get(replica, &format!("/schemas/ids/{id}"), violations) {
