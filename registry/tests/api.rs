@@ -56,6 +56,21 @@ impl TestApp {
         (status, value)
     }
 
+    /// Sends a request with extra headers; answers the status, headers and body text.
+    async fn call_with(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut request = request(Method::GET, uri, None);
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                axum::http::HeaderValue::from_str(value).expect("header value"),
+            );
+        }
+        let response = self.router.clone().oneshot(request).await.expect("response");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// Serves the router on real HTTP and checks every invariant through it and in the database.
     async fn check_invariants(self) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -386,7 +401,38 @@ async fn a_permanently_deleted_id_is_not_served_from_memory(app: TestApp) {
     assert!(body["id"].as_i64().expect("id") > id);
 }
 
+async fn a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it(app: TestApp) {
+    let (_, body) =
+        app.call(Method::POST, "/subjects/tagged/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
+    let id = body["id"].as_i64().expect("id");
+    let path = format!("/schemas/ids/{id}");
+    // The first read fills the cache (full stack), the second is served from memory: both tag it.
+    let (status, first, _) = app.call_with(&path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, second, body) = app.call_with(&path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = first.get("etag").expect("an ETag").to_str().expect("text").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "a strong tag: {etag}");
+    assert_eq!(second.get("etag").and_then(|v| v.to_str().ok()), Some(etag.as_str()), "the same bytes, the same tag");
+    assert_eq!(first.get("cache-control").and_then(|v| v.to_str().ok()), Some("public, max-age=31536000, immutable"));
+    assert!(body.contains("\"schema\""));
+    // A client that has it gets 304, from memory and through the full stack (with a subject).
+    for uri in [path.clone(), format!("{path}?subject=tagged")] {
+        let (status, headers, body) = app.call_with(&uri, &[("If-None-Match", &etag)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED, "{uri}");
+        assert!(body.is_empty(), "{uri}: no body with 304");
+        assert_eq!(headers.get("etag").and_then(|v| v.to_str().ok()), Some(etag.as_str()));
+    }
+    let (status, _, _) = app.call_with(&path, &[("If-None-Match", "\"something-else\", W/\"other\"")]).await;
+    assert_eq!(status, StatusCode::OK);
+    // maxId changes over time: that answer has no tag.
+    let (status, headers, _) = app.call_with(&format!("{path}?fetchMaxId=true"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("etag").is_none() && headers.get("cache-control").is_none());
+}
+
 on_both_backends!(
+    a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it,
     import_mode_refuses_a_schema_that_does_not_parse_and_the_subject_keeps_working,
     a_version_a_consumer_contract_references_cannot_be_permanently_deleted,
     contract_writes_obey_read_only_mode_and_subject_aliases,

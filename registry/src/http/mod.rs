@@ -173,8 +173,9 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
             http.status = 200,
             "GET /schemas/ids/{{id}} 200 (cached)"
         );
+        let response = schema_json_response(body, request.headers().get(header::IF_NONE_MATCH));
         crate::metrics::hot_path().answered(started.elapsed());
-        return json_response(StatusCode::OK, body);
+        return response;
     }
     // The full stack routes it again: its matched path must not nest under this one.
     let mut request = request;
@@ -183,6 +184,26 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// `Cache-Control` of an id's default answer: its bytes never change.
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
+/// An id's default answer with its `ETag`, or 304 when the client's
+/// `If-None-Match` already names it.
+pub fn schema_json_response(json: crate::service::SchemaJson, if_none_match: Option<&HeaderValue>) -> Response {
+    let etag = HeaderValue::from_str(&json.etag).ok();
+    let fresh = if_none_match.and_then(|v| v.to_str().ok()).is_some_and(|tags| {
+        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == json.etag)
+    });
+    let mut response =
+        if fresh { StatusCode::NOT_MODIFIED.into_response() } else { json_response(StatusCode::OK, json.body) };
+    let headers = response.headers_mut();
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+    response
 }
 
 /// A JSON answer with Confluent's media type.

@@ -36,13 +36,19 @@ fn id_and_params(path: &RawPathParams, query: Option<&str>) -> Result<(i64, Para
     Ok((parse_id(&PathParams::from_raw(path).get("id"))?, Params::parse(query)))
 }
 
-pub async fn by_id(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery) -> Result<Response> {
+pub async fn by_id(
+    State(state): State<AppState>,
+    path: RawPathParams,
+    RawQuery(query): RawQuery,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
     let (id, params) = id_and_params(&path, query.as_deref())?;
     let format = SchemaFormat::parse(params.get("format"));
     let fetch_max_id = params.flag("fetchMaxId");
+    // The default answer never changes (maxId does): it carries an ETag.
     if format == SchemaFormat::Default && !fetch_max_id {
-        let body = state.registry.schema_json(id, params.get("subject")).await?;
-        return Ok(super::json_response(axum::http::StatusCode::OK, body));
+        let json = state.registry.schema_json(id, params.get("subject")).await?;
+        return Ok(super::schema_json_response(json, headers.get(axum::http::header::IF_NONE_MATCH)));
     }
     let view = state.registry.schema_view(id, params.get("subject"), format, fetch_max_id).await?;
     Ok(ok(&view))

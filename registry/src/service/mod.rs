@@ -38,7 +38,7 @@ use cache::Cache;
 
 pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
-pub use read::{ListFilter, SchemaFormat, SchemaView, VersionSelector};
+pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};
 pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
 
 /// The scope of the settings above every context.
@@ -70,7 +70,7 @@ pub struct Registry {
     /// Whether other processes write to the same storage (replicas on PostgreSQL).
     shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
-    id_bodies: Cache<String, std::collections::HashMap<i64, bytes::Bytes>>,
+    id_bodies: Cache<String, std::collections::HashMap<i64, read::SchemaJson>>,
     /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
     aliases: Cache<String, Option<String>>,
 }
@@ -109,7 +109,9 @@ impl Registry {
                 + key.schema_type.as_ref().map_or(0, String::len)
                 + 12
         });
-        self.id_bodies.report(|context, bodies| context.len() + bodies.values().map(|b| 8 + b.len()).sum::<usize>());
+        self.id_bodies.report(|context, bodies| {
+            context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
+        });
         self.aliases.report(|subject, alias| subject.len() + alias.as_ref().map_or(0, String::len));
         let (in_use, idle) = self.store.pool_stats();
         crate::metrics::db_pool(in_use, idle);

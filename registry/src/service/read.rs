@@ -272,7 +272,7 @@ impl Registry {
     }
 
     /// The serialized answer for an id already read once, without waiting on anything.
-    pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
+    pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
         let found = self.peek_schema_json(context, id);
         // A miss is counted by the full path this request goes on to.
         if found.is_some() {
@@ -281,13 +281,13 @@ impl Registry {
         found
     }
 
-    fn peek_schema_json(&self, context: &str, id: i64) -> Option<bytes::Bytes> {
+    fn peek_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
         self.id_bodies.read(|bodies| bodies.get(context).and_then(|ids| ids.get(&id)).cloned())
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
     /// hot path, answered from memory after the first read.
-    pub async fn schema_json(&self, id: i64, subject: Option<&str>) -> Result<bytes::Bytes> {
+    pub async fn schema_json(&self, id: i64, subject: Option<&str>) -> Result<SchemaJson> {
         let resolved = match subject {
             Some(s) => Some(self.resolve_alias(s).await?),
             None => None,
@@ -304,7 +304,9 @@ impl Registry {
         let ticket = self.id_bodies.ticket();
         let record = self.schema_by_id(id, subject).await?;
         let view = SchemaView::of_record(&record, record.schema.clone());
-        let body = bytes::Bytes::from(serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?);
+        let body = SchemaJson::new(bytes::Bytes::from(
+            serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?,
+        ));
         self.id_bodies.fill_with(ticket, |bodies| {
             bodies.entry(context.into_owned()).or_default().insert(id, body.clone());
         });
@@ -414,5 +416,25 @@ impl Registry {
         contexts.sort_by(|a, b| java_cmp(a, b));
         contexts.insert(0, DEFAULT_CONTEXT.to_owned());
         Ok(contexts)
+    }
+}
+
+/// The default answer of `GET /schemas/ids/{id}`, serialized once, with its
+/// entity tag. An id's content never changes, so neither do these bytes: the
+/// tag is a hash of them, computed when the answer is first built.
+#[derive(Debug, Clone)]
+pub struct SchemaJson {
+    pub body: bytes::Bytes,
+    /// A strong `ETag` value, quotes included.
+    pub etag: String,
+}
+
+impl SchemaJson {
+    fn new(body: bytes::Bytes) -> SchemaJson {
+        // FNV-1a over the bytes: stable across processes and releases of the same answer.
+        let hash = body
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3));
+        SchemaJson { etag: format!("\"{hash:016x}\""), body }
     }
 }
