@@ -9,7 +9,8 @@
 //! re-registration are answered from memory. The re-registration cache maps a
 //! request's exact text to its id; a new version evicts its subject's entries,
 //! and any other write (a delete, a config or mode change) clears it, because
-//! each can change the answer. Every cache follows one rule that orders fills
+//! each can change the answer. Stored configs and modes are cached by scope
+//! for registration's reads and cleared by the same writes. Every cache follows one rule that orders fills
 //! against invalidations: see [`cache`].
 //!
 //! # Writes
@@ -73,6 +74,10 @@ pub struct Registry {
     id_bodies: Cache<String, std::collections::HashMap<i64, read::SchemaJson>>,
     /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
     aliases: Cache<String, Option<String>>,
+    /// Stored configs and modes by scope, as registration reads them; cleared
+    /// by every write other than a new version, here and on every replica.
+    configs: Cache<String, Option<ConfigRecord>>,
+    modes: Cache<String, Option<String>>,
 }
 
 impl Registry {
@@ -87,6 +92,8 @@ impl Registry {
             store,
             id_bodies: Cache::new("schema_json"),
             aliases: Cache::new("aliases"),
+            configs: Cache::new("configs"),
+            modes: Cache::new("modes"),
         }
     }
 
@@ -113,6 +120,10 @@ impl Registry {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
         });
         self.aliases.report(|subject, alias| subject.len() + alias.as_ref().map_or(0, String::len));
+        self.configs.report(|scope, config| {
+            scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c).map_or(0, |t| t.len()))
+        });
+        self.modes.report(|scope, mode| scope.len() + mode.as_ref().map_or(0, String::len));
         let (in_use, idle) = self.store.pool_stats();
         crate::metrics::db_pool(in_use, idle);
         let ready = self.store.ready().await.is_ok();
@@ -129,6 +140,30 @@ impl Registry {
     fn invalidate_after_write(&self) {
         self.reregister.clear();
         self.aliases.clear();
+        self.configs.clear();
+        self.modes.clear();
+    }
+
+    /// A scope's stored config, from memory after the first read.
+    async fn scoped_config(&self, scope: &str) -> Result<Option<ConfigRecord>> {
+        if let Some(config) = self.configs.get(scope) {
+            return Ok(config);
+        }
+        let ticket = self.configs.ticket();
+        let config = self.store.config_get(scope).await?;
+        self.configs.fill(ticket, scope.to_owned(), config.clone());
+        Ok(config)
+    }
+
+    /// A scope's stored mode, from memory after the first read.
+    async fn scoped_mode(&self, scope: &str) -> Result<Option<String>> {
+        if let Some(mode) = self.modes.get(scope) {
+            return Ok(mode);
+        }
+        let ticket = self.modes.ticket();
+        let mode = self.store.mode_get(scope).await?;
+        self.modes.fill(ticket, scope.to_owned(), mode.clone());
+        Ok(mode)
     }
 
     /// Forgets everything cached about schema ids that a permanent delete may have removed.
@@ -152,7 +187,7 @@ impl Registry {
             return Ok(alias.unwrap_or_else(|| raw_subject.to_owned()));
         }
         let ticket = self.aliases.ticket();
-        let alias = self.store.config_get(&qualified).await?.and_then(|c| c.alias).filter(|a| !a.is_empty());
+        let alias = self.scoped_config(&qualified).await?.and_then(|c| c.alias).filter(|a| !a.is_empty());
         self.aliases.fill(ticket, qualified, alias.clone());
         Ok(alias.unwrap_or_else(|| raw_subject.to_owned()))
     }
@@ -169,6 +204,8 @@ impl Registry {
             return;
         }
         self.aliases.clear();
+        self.configs.clear();
+        self.modes.clear();
         if kind != "config" && kind != "mode" {
             // A permanent delete may have removed ids; a lost connection may have
             // hidden one. Soft deletes keep ids readable but are cheap to be safe on.
@@ -278,14 +315,14 @@ impl Registry {
         let context_scope = subject.map_or_else(String::new, Subject::context_scope);
         if let Some(subject) = subject
             && !subject.name.is_empty()
-            && let Some(own) = self.store.config_get(&subject.qualified()).await?
+            && let Some(own) = self.scoped_config(&subject.qualified()).await?
         {
             config = own.over(&config);
         }
-        if let Some(context) = self.store.config_get(&context_scope).await? {
+        if let Some(context) = self.scoped_config(&context_scope).await? {
             config = config.over(&context);
         }
-        if let Some(global) = self.store.config_get(GLOBAL_SCOPE).await? {
+        if let Some(global) = self.scoped_config(GLOBAL_SCOPE).await? {
             config = config.over(&global);
         }
         if config.compatibility_level.is_none() {
@@ -311,7 +348,7 @@ impl Registry {
         scopes.push(subject.context_scope());
         scopes.push(GLOBAL_SCOPE.to_owned());
         for scope in scopes {
-            if let Some(mode) = self.store.mode_get(&scope).await? {
+            if let Some(mode) = self.scoped_mode(&scope).await? {
                 return Ok(mode.parse().unwrap_or(Mode::ReadWrite));
             }
         }
@@ -321,7 +358,7 @@ impl Registry {
     /// `READONLY_OVERRIDE` set at the top level wins over every subject and context mode.
     pub async fn global_override(&self) -> Result<Option<Mode>> {
         for scope in ["", GLOBAL_SCOPE] {
-            if let Some(mode) = self.store.mode_get(scope).await?
+            if let Some(mode) = self.scoped_mode(scope).await?
                 && mode.parse::<Mode>().is_ok_and(|m| m == Mode::ReadOnlyOverride)
             {
                 return Ok(Some(Mode::ReadOnlyOverride));
