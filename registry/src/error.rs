@@ -111,6 +111,14 @@ impl RegistryError {
         Self::new(ErrorCode::SchemaNotFound, format!("Schema {id} not found"))
     }
 
+    /// 42206: a schema (or a consumer contract) references the subject version.
+    pub fn reference_exists(subject: &str, version: i32) -> Self {
+        Self::new(
+            ErrorCode::ReferenceExists,
+            format!("One or more references exist to the schema {{subject={subject},version={version}}}."),
+        )
+    }
+
     pub fn invalid_schema(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidSchema, message)
     }

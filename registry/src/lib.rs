@@ -12,6 +12,7 @@
 //! - [`settings`], [`telemetry`], [`server`]: start-up, logs, serving.
 
 pub mod error;
+pub mod hash;
 pub mod http;
 pub mod metrics;
 pub mod server;

@@ -49,7 +49,7 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
                     kind.split_once('@').map_or((kind.as_str(), None), |(k, t)| (k, t.parse::<i64>().ok()));
                 app.registry.forget_cached(kind);
                 if let Some(sent) = sent {
-                    let lag = crate::store::sql_now_millis().saturating_sub(sent);
+                    let lag = crate::store::now_millis().saturating_sub(sent);
                     crate::metrics::invalidation_lag(std::time::Duration::from_millis(lag.max(0) as u64));
                 }
             }

@@ -113,6 +113,9 @@ impl Extractor for Headers<'_> {
 /// else the caller's, else none.
 pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) -> Option<String> {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if !tracing_enabled() {
+        return caller_trace_id(headers);
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);

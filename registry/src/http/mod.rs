@@ -161,7 +161,7 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
     // A traced request takes the full stack, which builds its span.
     let plain = request.uri().query().is_none()
         && !request.headers().contains_key(header::CONTENT_TYPE)
-        && !request.headers().contains_key("traceparent")
+        && !request.headers().contains_key(TRACEPARENT)
         && !crate::telemetry::tracing_enabled();
     if plain
         && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
@@ -186,16 +186,19 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
     }
 }
 
+/// W3C trace context, sent by callers whose trace a request continues.
+const TRACEPARENT: axum::http::HeaderName = axum::http::HeaderName::from_static("traceparent");
+
 /// `Cache-Control` of an id's default answer: its bytes never change.
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 
 /// An id's default answer with its `ETag`, or 304 when the client's
 /// `If-None-Match` already names it.
 pub fn schema_json_response(json: crate::service::SchemaJson, if_none_match: Option<&HeaderValue>) -> Response {
-    let etag = HeaderValue::from_str(&json.etag).ok();
     let fresh = if_none_match.and_then(|v| v.to_str().ok()).is_some_and(|tags| {
-        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == json.etag)
+        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == json.etag)
     });
+    let etag = HeaderValue::from_maybe_shared(json.etag).ok();
     let mut response =
         if fresh { StatusCode::NOT_MODIFIED.into_response() } else { json_response(StatusCode::OK, json.body) };
     let headers = response.headers_mut();

@@ -74,6 +74,21 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         f(&self.map.read())
     }
 
+    /// The cached value of `key`, or `load`'s, kept unless the cache was
+    /// invalidated while `load` ran (the rule above, in one call).
+    pub async fn get_or_load<E>(&self, key: &str, load: impl Future<Output = Result<V, E>>) -> Result<V, E>
+    where
+        K: std::borrow::Borrow<str> + for<'a> From<&'a str>,
+    {
+        if let Some(value) = self.get(key) {
+            return Ok(value);
+        }
+        let ticket = self.ticket();
+        let value = load.await?;
+        self.fill(ticket, K::from(key), value.clone());
+        Ok(value)
+    }
+
     /// Inserts unless the cache was invalidated since `ticket`; whether it did.
     pub fn fill(&self, ticket: Ticket, key: K, value: V) -> bool {
         self.fill_with(ticket, |map| {

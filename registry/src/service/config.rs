@@ -251,15 +251,26 @@ impl Registry {
                 if versions.iter().any(|v| !v.deleted) {
                     return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
                 }
-                // Soft-deleted versions go for good; one still referenced stops the change (42206).
+                // Soft-deleted versions go for good, one transaction per subject. One
+                // still referenced stops the change (42206) before anything goes; each
+                // transaction checks again under its locks.
                 for version in &versions {
-                    let subject = Subject::parse(&version.subject);
-                    let outcome = self.store.versions_hard_delete(&subject, &[version.version], false).await?;
-                    self.evict_schemas(&version.context, &[version.schema_id]);
-                    if Self::delete_refused(&outcome)? {
+                    if !self.store.versions_referencing(&version.subject, version.version).await?.is_empty() {
+                        return Err(RegistryError::reference_exists(&version.subject, version.version));
+                    }
+                }
+                let mut by_subject: std::collections::BTreeMap<&str, Vec<i32>> = std::collections::BTreeMap::new();
+                for version in &versions {
+                    by_subject.entry(&version.subject).or_default().push(version.version);
+                }
+                for (subject, numbers) in by_subject {
+                    let outcome = self.store.versions_hard_delete(&Subject::parse(subject), &numbers, false).await?;
+                    if Self::must_retry(&outcome)? {
+                        self.evict_deleted(&versions);
                         return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
                     }
                 }
+                self.evict_deleted(&versions);
             }
         }
         self.store.mode_put(&scope, mode.as_str()).await?;

@@ -58,10 +58,6 @@ pub struct ConsumerStatus {
     pub findings: Vec<ContractFinding>,
 }
 
-fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 fn consumer_name(consumer: &str) -> Result<()> {
     if consumer.is_empty() || consumer.chars().any(char::is_control) {
         return Err(RegistryError::new(ErrorCode::Unprocessable, format!("'{consumer}' is not a valid consumer name")));
@@ -124,7 +120,7 @@ impl Registry {
         })?;
         let targets: Vec<(String, i32)> =
             references.iter().map(|r| (Self::qualify_reference(&subject, &r.subject).qualified(), r.version)).collect();
-        let now = now_millis();
+        let now = crate::store::now_millis();
         let created_at = self.store.contract_get(&subject.qualified(), consumer).await?.map_or(now, |c| c.created_at);
         let record = ContractRecord {
             subject: subject.qualified(),

@@ -18,28 +18,26 @@ impl Registry {
         Ok(())
     }
 
-    /// Runs a delete the store may refuse: a reference (42206) is an error; a
-    /// conflict (another writer changed the versions since they were read)
-    /// starts the operation over, so the answer is the one Confluent gives for
-    /// the state it finds.
-    pub(super) fn delete_refused(outcome: &DeleteOutcome) -> Result<bool> {
+    /// Reads how a delete ended: a reference (42206) is an error; a conflict
+    /// (another writer changed the versions since they were read) answers
+    /// `true`, and the operation starts over, so the answer is the one
+    /// Confluent gives for the state it finds.
+    pub(super) fn must_retry(outcome: &DeleteOutcome) -> Result<bool> {
         match outcome {
             DeleteOutcome::Deleted => Ok(false),
             DeleteOutcome::Conflict => Ok(true),
-            DeleteOutcome::Referenced(target) => Err(RegistryError::new(
-                ErrorCode::ReferenceExists,
-                format!(
-                    "One or more references exist to the schema {{subject={},version={}}}.",
-                    target.subject, target.version
-                ),
-            )),
+            DeleteOutcome::Referenced(target) => Err(RegistryError::reference_exists(&target.subject, target.version)),
         }
     }
 
     /// Forgets cached records of the schemas a permanent delete may have removed.
-    fn evict_deleted(&self, versions: &[VersionRecord]) {
+    pub(super) fn evict_deleted(&self, versions: &[VersionRecord]) {
+        let mut by_context: std::collections::BTreeMap<&str, Vec<i64>> = std::collections::BTreeMap::new();
         for version in versions {
-            self.evict_schemas(&version.context, &[version.schema_id]);
+            by_context.entry(&version.context).or_default().push(version.schema_id);
+        }
+        for (context, ids) in by_context {
+            self.evict_schemas(context, &ids);
         }
     }
 
@@ -79,7 +77,7 @@ impl Registry {
             let numbers: Vec<i32> = versions.iter().map(|v| v.version).collect();
             let outcome = self.store.versions_hard_delete(subject, &numbers, true).await?;
             self.evict_deleted(&versions);
-            Ok((!Self::delete_refused(&outcome)?).then_some(numbers))
+            Ok((!Self::must_retry(&outcome)?).then_some(numbers))
         } else {
             if live.is_empty() {
                 return Err(RegistryError::new(
@@ -89,7 +87,7 @@ impl Registry {
             }
             let numbers: Vec<i32> = live.iter().map(|v| v.version).collect();
             let outcome = self.store.versions_soft_delete(subject, &numbers).await?;
-            Ok((!Self::delete_refused(&outcome)?).then_some(numbers))
+            Ok((!Self::must_retry(&outcome)?).then_some(numbers))
         }
     }
 
@@ -144,7 +142,7 @@ impl Registry {
             let last = versions.len() == 1;
             let outcome = self.store.versions_hard_delete(subject, &[version.version], last).await?;
             self.evict_deleted(std::slice::from_ref(&version));
-            Ok((!Self::delete_refused(&outcome)?).then_some(version.version))
+            Ok((!Self::must_retry(&outcome)?).then_some(version.version))
         } else {
             if version.deleted {
                 return Err(RegistryError::new(
@@ -156,7 +154,7 @@ impl Registry {
                 ));
             }
             let outcome = self.store.versions_soft_delete(subject, &[version.version]).await?;
-            Ok((!Self::delete_refused(&outcome)?).then_some(version.version))
+            Ok((!Self::must_retry(&outcome)?).then_some(version.version))
         }
     }
 }

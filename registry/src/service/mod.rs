@@ -72,11 +72,9 @@ pub struct Registry {
     shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
     id_bodies: Cache<String, std::collections::HashMap<i64, read::SchemaJson>>,
-    /// Subject aliases (config `alias`) by qualified subject; cleared by config writes.
-    aliases: Cache<String, Option<String>>,
     /// Stored configs and modes by scope, as registration reads them; cleared
     /// by every write other than a new version, here and on every replica.
-    configs: Cache<String, Option<ConfigRecord>>,
+    configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
 }
 
@@ -91,7 +89,6 @@ impl Registry {
             shared_storage: store.changes().is_some(),
             store,
             id_bodies: Cache::new("schema_json"),
-            aliases: Cache::new("aliases"),
             configs: Cache::new("configs"),
             modes: Cache::new("modes"),
         }
@@ -119,9 +116,8 @@ impl Registry {
         self.id_bodies.report(|context, bodies| {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
         });
-        self.aliases.report(|subject, alias| subject.len() + alias.as_ref().map_or(0, String::len));
         self.configs.report(|scope, config| {
-            scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c).map_or(0, |t| t.len()))
+            scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c.as_ref()).map_or(0, |t| t.len()))
         });
         self.modes.report(|scope, mode| scope.len() + mode.as_ref().map_or(0, String::len));
         let (in_use, idle) = self.store.pool_stats();
@@ -139,31 +135,18 @@ impl Registry {
     /// Forgets answers a write may have changed.
     fn invalidate_after_write(&self) {
         self.reregister.clear();
-        self.aliases.clear();
         self.configs.clear();
         self.modes.clear();
     }
 
-    /// A scope's stored config, from memory after the first read.
-    async fn scoped_config(&self, scope: &str) -> Result<Option<ConfigRecord>> {
-        if let Some(config) = self.configs.get(scope) {
-            return Ok(config);
-        }
-        let ticket = self.configs.ticket();
-        let config = self.store.config_get(scope).await?;
-        self.configs.fill(ticket, scope.to_owned(), config.clone());
-        Ok(config)
+    /// A scope's stored config (its `alias` included), from memory after the first read.
+    async fn scoped_config(&self, scope: &str) -> Result<Option<Arc<ConfigRecord>>> {
+        self.configs.get_or_load(scope, async { Ok(self.store.config_get(scope).await?.map(Arc::new)) }).await
     }
 
     /// A scope's stored mode, from memory after the first read.
     async fn scoped_mode(&self, scope: &str) -> Result<Option<String>> {
-        if let Some(mode) = self.modes.get(scope) {
-            return Ok(mode);
-        }
-        let ticket = self.modes.ticket();
-        let mode = self.store.mode_get(scope).await?;
-        self.modes.fill(ticket, scope.to_owned(), mode.clone());
-        Ok(mode)
+        self.modes.get_or_load(scope, self.store.mode_get(scope)).await
     }
 
     /// Forgets everything cached about schema ids that a permanent delete may have removed.
@@ -183,13 +166,9 @@ impl Registry {
     /// one (one level, as written), else itself. Config and mode paths are not aliased.
     pub async fn resolve_alias(&self, raw_subject: &str) -> Result<String> {
         let qualified = Subject::parse(raw_subject).qualified();
-        if let Some(alias) = self.aliases.get(&qualified) {
-            return Ok(alias.unwrap_or_else(|| raw_subject.to_owned()));
-        }
-        let ticket = self.aliases.ticket();
-        let alias = self.scoped_config(&qualified).await?.and_then(|c| c.alias).filter(|a| !a.is_empty());
-        self.aliases.fill(ticket, qualified, alias.clone());
-        Ok(alias.unwrap_or_else(|| raw_subject.to_owned()))
+        let config = self.scoped_config(&qualified).await?;
+        let alias = config.as_ref().and_then(|c| c.alias.as_deref()).filter(|a| !a.is_empty());
+        Ok(alias.unwrap_or(raw_subject).to_owned())
     }
 
     /// Another process sharing the storage wrote (`kind` says what). A new
@@ -203,7 +182,6 @@ impl Registry {
         if kind == "version" {
             return;
         }
-        self.aliases.clear();
         self.configs.clear();
         self.modes.clear();
         if kind != "config" && kind != "mode" {

@@ -8,10 +8,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 
-/// Milliseconds since the epoch, as the stores write them.
-pub fn sql_now_millis() -> i64 {
-    sql::now_millis()
-}
+pub use sql::now_millis;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

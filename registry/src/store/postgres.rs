@@ -120,7 +120,7 @@ const FOR_UPDATE: &str = " FOR UPDATE";
 /// Announces a committed write to every replica (delivered at commit), as
 /// `kind@millis`: what changed and when, for the invalidation-lag metric.
 async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
-    let payload = format!("{kind}@{}", super::sql::now_millis());
+    let payload = format!("{kind}@{}", super::now_millis());
     sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
     Ok(())
 }

@@ -94,13 +94,11 @@ pub(super) fn subject_locks<'a>(
 
 /// A stable 64-bit key for a subject (FNV-1a): the same in every replica and release.
 fn lock_key(subject: &str) -> i64 {
-    let hash = subject
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-    hash as i64
+    crate::hash::fnv1a64(subject.as_bytes()) as i64
 }
 
-pub(super) fn now_millis() -> i64 {
+/// Milliseconds since the epoch, as the stores write them.
+pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
@@ -143,19 +141,21 @@ macro_rules! sql_store {
             }
         }
 
-        /// The live-or-not state of one subject version, inside a transaction.
-        async fn version_state(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<bool>> {
+        type Connection = <Db as sqlx::Database>::Connection;
+
+        /// The live-or-not state of one subject version (`None`: no such version).
+        async fn version_state(connection: &mut Connection, subject: &str, version: i32) -> Result<Option<bool>> {
             Ok(sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
                 .bind(subject)
                 .bind(version)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(connection)
                 .await?)
         }
 
         /// The first of `targets` that is not a live version any more.
         async fn missing_reference(tx: &mut Tx, targets: &[(String, i32)]) -> Result<Option<MissingReference>> {
             for (subject, version) in targets {
-                if version_state(tx, subject, *version).await? != Some(false) {
+                if version_state(&mut **tx, subject, *version).await? != Some(false) {
                     return Ok(Some(MissingReference { subject: subject.clone(), version: *version }));
                 }
             }
@@ -223,7 +223,7 @@ macro_rules! sql_store {
             permanent: bool,
         ) -> Result<Option<DeleteOutcome>> {
             for &version in versions {
-                match version_state(tx, subject, version).await? {
+                match version_state(&mut **tx, subject, version).await? {
                     Some(deleted) if deleted == permanent => {}
                     _ => return Ok(Some(DeleteOutcome::Conflict)),
                 }
@@ -354,13 +354,7 @@ macro_rules! sql_store {
 
             #[tracing::instrument(name = "store.version_live", skip_all, fields(db.system = DB_SYSTEM))]
             async fn version_live(&self, subject: &str, version: i32) -> Result<bool> {
-                let deleted: Option<bool> =
-                    sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
-                        .bind(subject)
-                        .bind(version)
-                        .fetch_optional(&mut *self.acquire().await?)
-                        .await?;
-                Ok(deleted == Some(false))
+                Ok(version_state(&mut *self.acquire().await?, subject, version).await? == Some(false))
             }
 
             #[tracing::instrument(name = "store.versions_all", skip_all, fields(db.system = DB_SYSTEM))]
