@@ -13,6 +13,9 @@ pub struct Connection {
     pub user: Option<String>,
     pub password: Option<String>,
     pub token: Option<String>,
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Connection {

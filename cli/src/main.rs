@@ -30,29 +30,61 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser, Debug)]
 #[command(name = "stele", version)]
 struct Cli {
-    #[command(flatten)]
-    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// How client commands reach the registry. Each client command takes these;
+/// `stele serve` does not (its `--help` lists server options only).
 #[derive(Args, Debug)]
-struct Global {
+struct ClientArgs {
     /// The registry's URL.
-    #[arg(long, global = true, env = "STELE_REGISTRY_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(long, env = "STELE_REGISTRY_URL", default_value = "http://127.0.0.1:8081")]
     registry: String,
     /// Output format of commands that report findings.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Basic-auth user.
-    #[arg(long, global = true, env = "STELE_REGISTRY_USER", hide_env_values = true)]
+    #[arg(long, env = "STELE_REGISTRY_USER", hide_env_values = true)]
     user: Option<String>,
     /// Basic-auth password.
-    #[arg(long, global = true, env = "STELE_REGISTRY_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = "STELE_REGISTRY_PASSWORD", hide_env_values = true)]
     password: Option<String>,
-    /// Bearer token (wins over basic auth).
-    #[arg(long, global = true, env = "STELE_REGISTRY_TOKEN", hide_env_values = true)]
+    /// Bearer token: an API token or a JWT (wins over basic auth).
+    #[arg(long, env = "STELE_REGISTRY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Trust this CA (PEM) for an https:// registry, besides the system's roots.
+    #[arg(long, env = "STELE_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
+    /// Present this client certificate (PEM) for mTLS, with --client-key.
+    #[arg(long, env = "STELE_CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "STELE_CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<std::path::PathBuf>,
+}
+
+impl ClientArgs {
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::new(Connection {
+            url: self.registry.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            token: self.token.clone(),
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        })
+    }
+}
+
+/// A client command's own options and the registry connection.
+#[derive(Args, Debug)]
+struct WithClient<T: Args> {
+    #[command(flatten)]
+    client: ClientArgs,
+    #[command(flatten)]
+    opts: T,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,29 +92,39 @@ enum Command {
     /// Run the registry server (Confluent-compatible REST API).
     Serve(commands::serve::ServeOpts),
     /// Register a schema file under a subject; prints its id.
-    Register(commands::registry::RegisterOpts),
+    Register(WithClient<commands::registry::RegisterOpts>),
     /// Print a schema: a subject's version, or by id.
-    Get(commands::registry::GetOpts),
+    Get(WithClient<commands::registry::GetOpts>),
     /// List subjects.
-    Subjects(commands::registry::SubjectsOpts),
+    Subjects(WithClient<commands::registry::SubjectsOpts>),
     /// List a subject's versions.
-    Versions(commands::registry::VersionsOpts),
+    Versions(WithClient<commands::registry::VersionsOpts>),
     /// Check a schema file against a subject's rule in the registry (a dry run).
-    Check(commands::check::CheckOpts),
+    Check(WithClient<commands::check::CheckOpts>),
     /// Compare two schema files offline, with no registry.
-    Diff(commands::diff::DiffOpts),
+    Diff(WithClient<commands::diff::DiffOpts>),
     /// Show or set the compatibility level, globally or of a subject.
-    Config(commands::registry::ConfigOpts),
+    Config(WithClient<commands::registry::ConfigOpts>),
     /// Show or set the mode, globally or of a subject.
-    Mode(commands::registry::ModeOpts),
+    Mode(WithClient<commands::registry::ModeOpts>),
     /// Delete a subject or one version, softly or permanently.
-    Delete(commands::registry::DeleteOpts),
+    Delete(WithClient<commands::registry::DeleteOpts>),
     /// Explain a compatibility rule: what it checks, why it breaks consumers, the alternative.
     Explain(commands::explain::ExplainOpts),
     /// Register the schemas a service produces and publish the contracts of what it consumes (stele.toml).
-    Publish(commands::contracts::PublishOpts),
+    Publish(WithClient<commands::contracts::PublishOpts>),
     /// Check a service's manifest in CI: schemas parse, pass their rules, every consumer can read them, examples validate.
-    Verify(commands::contracts::ManifestOpts),
+    Verify(WithClient<commands::contracts::ManifestOpts>),
+    /// Create, list, show or delete environments (dev, staging, prod...).
+    Environment(WithClient<commands::deploy::EnvironmentOpts>),
+    /// Record that a service version now runs in an environment (after a deploy).
+    RecordDeployment(WithClient<commands::deploy::DeploymentOpts>),
+    /// Record that a service no longer runs in an environment.
+    RecordUndeployment(WithClient<commands::deploy::DeploymentOpts>),
+    /// May this service version go to that environment now? Exit 0 yes, 1 no.
+    CanIDeploy(WithClient<commands::deploy::CanIDeployOpts>),
+    /// Credentials for the server's configuration: password hashes and API tokens.
+    Auth(commands::auth::AuthOpts),
 }
 
 /// What a command concluded.
@@ -106,27 +148,30 @@ fn report(checks: Vec<report::Check>, format: Format) -> anyhow::Result<Outcome>
 }
 
 fn run(cli: &Cli) -> anyhow::Result<Outcome> {
-    let connection = Connection {
-        url: cli.global.registry.clone(),
-        user: cli.global.user.clone(),
-        password: cli.global.password.clone(),
-        token: cli.global.token.clone(),
-    };
-    let client = || Client::new(connection.clone());
+    let done = |result: anyhow::Result<()>| result.map(|()| Outcome::Ok);
     match &cli.command {
-        Command::Serve(opts) => commands::serve::run(opts).map(|()| Outcome::Ok),
-        Command::Register(opts) => commands::registry::register(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Get(opts) => commands::registry::get(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Subjects(opts) => commands::registry::subjects(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Versions(opts) => commands::registry::versions(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Config(opts) => commands::registry::config(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Mode(opts) => commands::registry::mode(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Delete(opts) => commands::registry::delete(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Explain(opts) => commands::explain::run(opts).map(|()| Outcome::Ok),
-        Command::Check(opts) => report(vec![commands::check::run(&client()?, opts)?], cli.global.format),
-        Command::Diff(opts) => report(vec![commands::diff::run(opts)?], cli.global.format),
-        Command::Publish(opts) => commands::contracts::publish(&client()?, opts).map(|()| Outcome::Ok),
-        Command::Verify(opts) => report(commands::contracts::verify(&client()?, opts)?, cli.global.format),
+        Command::Serve(opts) => done(commands::serve::run(opts)),
+        Command::Explain(opts) => done(commands::explain::run(opts)),
+        Command::Auth(opts) => done(commands::auth::run(opts)),
+        Command::Register(c) => done(commands::registry::register(&c.client.client()?, &c.opts)),
+        Command::Get(c) => done(commands::registry::get(&c.client.client()?, &c.opts)),
+        Command::Subjects(c) => done(commands::registry::subjects(&c.client.client()?, &c.opts)),
+        Command::Versions(c) => done(commands::registry::versions(&c.client.client()?, &c.opts)),
+        Command::Config(c) => done(commands::registry::config(&c.client.client()?, &c.opts)),
+        Command::Mode(c) => done(commands::registry::mode(&c.client.client()?, &c.opts)),
+        Command::Delete(c) => done(commands::registry::delete(&c.client.client()?, &c.opts)),
+        Command::Check(c) => report(vec![commands::check::run(&c.client.client()?, &c.opts)?], c.client.format),
+        Command::Diff(c) => report(vec![commands::diff::run(&c.opts)?], c.client.format),
+        Command::Publish(c) => done(commands::contracts::publish(&c.client.client()?, &c.opts)),
+        Command::Verify(c) => report(commands::contracts::verify(&c.client.client()?, &c.opts)?, c.client.format),
+        Command::Environment(c) => done(commands::deploy::environment(&c.client.client()?, &c.opts)),
+        Command::RecordDeployment(c) => done(commands::deploy::record_deployment(&c.client.client()?, &c.opts)),
+        Command::RecordUndeployment(c) => done(commands::deploy::record_undeployment(&c.client.client()?, &c.opts)),
+        Command::CanIDeploy(c) => {
+            let deployable =
+                commands::deploy::can_i_deploy(&c.client.client()?, &c.opts, c.client.format, output::color())?;
+            Ok(if deployable { Outcome::Ok } else { Outcome::Incompatible })
+        }
     }
 }
 

@@ -39,6 +39,16 @@ pub enum ErrorCode {
     StoreError,
     Internal,
     ContractNotFound,
+    /// Stele deployment gating: no such service, service version, environment, deployment or webhook.
+    ServiceNotFound,
+    ServiceVersionNotFound,
+    EnvironmentNotFound,
+    DeploymentNotFound,
+    WebhookNotFound,
+    /// Stele: a service version is immutable; it was published with other schemas.
+    ServiceVersionConflict,
+    /// The caller may not do this (Confluent's security plugin's 40301).
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -62,6 +72,13 @@ impl ErrorCode {
             E::SubjectConfigNotFound => 40408,
             E::SubjectModeNotFound => 40409,
             E::ContractNotFound => 40470,
+            E::ServiceNotFound => 40471,
+            E::ServiceVersionNotFound => 40472,
+            E::EnvironmentNotFound => 40473,
+            E::DeploymentNotFound => 40474,
+            E::WebhookNotFound => 40475,
+            E::ServiceVersionConflict => 40971,
+            E::Forbidden => 40301,
             E::Incompatible | E::IncompatibleWithConsumers => 409,
             E::InvalidSchema => 42201,
             E::InvalidVersion => 42202,

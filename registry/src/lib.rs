@@ -11,6 +11,7 @@
 //! - [`subject`]: subject names and contexts.
 //! - [`settings`], [`telemetry`], [`server`]: start-up, logs, serving.
 
+pub mod auth;
 pub mod error;
 pub mod hash;
 pub mod http;
@@ -21,3 +22,4 @@ pub mod settings;
 pub mod store;
 pub mod subject;
 pub mod telemetry;
+pub mod tls;

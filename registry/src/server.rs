@@ -26,14 +26,24 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
 
 /// The application state over a store.
 /// Must be called inside the async runtime: with shared storage it starts the
-/// task that drops cached answers when another replica writes.
-pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
+/// task that drops cached answers when another replica writes, and it starts
+/// the audit writer. Fails when the authentication settings do not hold.
+pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
     crate::metrics::install();
+    let auth = if settings.auth.enabled() {
+        let authenticator = crate::auth::authn::Authenticator::new(&settings.auth)
+            .map_err(|e| RegistryError::Internal(format!("invalid authentication settings: {e}")))?;
+        Some(crate::http::auth::AuthState { authenticator, grants: settings.auth.grants.clone() })
+    } else {
+        None
+    };
     let changes = store.changes();
     let app = Arc::new(App {
         registry: Registry::new(store, settings.default_compatibility),
+        auth,
         metrics_on_main: settings.metrics_listen.is_none(),
     });
+    app.registry.start_audit();
     if let Some(mut changes) = changes {
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
@@ -55,16 +65,21 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> AppState {
             }
         });
     }
-    AppState(app)
+    Ok(AppState(app))
 }
 
-/// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Serves on `listener` until `shutdown` completes, then drains in-flight
+/// requests; over HTTPS when `tls` is given (see [`crate::tls`]).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    tls: Option<&crate::settings::TlsSettings>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    match tls {
+        Some(tls) => crate::tls::serve(listener, app(state), tls, shutdown).await,
+        None => axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await,
+    }
 }
 
 /// Serves only `GET /metrics` on its own listener (`--metrics-listen`).

@@ -40,9 +40,10 @@ async fn spawn_app(postgres: bool) -> Option<TestApp> {
         default_compatibility: CompatibilityLevel::Backward,
         log_format: LogFormat::Text,
         metrics_listen: None,
+        ..Settings::default()
     };
     let store = server::open_store(&settings).await.expect("store");
-    Some(TestApp { router: app(server::state(store, &settings)), database, _dir: Arc::new(dir) })
+    Some(TestApp { router: app(server::state(store, &settings).expect("state")), database, _dir: Arc::new(dir) })
 }
 
 impl TestApp {
@@ -431,7 +432,94 @@ async fn a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it(a
     assert!(headers.get("etag").is_none() && headers.get("cache-control").is_none());
 }
 
+async fn deployment_gating_validates_every_name_and_keeps_service_versions_immutable(app: TestApp) {
+    let publish =
+        |fields: &[(&str, &str)]| json!({"consumes": [{"subject": "orders-value", "schema": record(fields)}]});
+    // Environments: created with or without a body, names validated, deletes take their records along.
+    let (status, body) = app.call(Method::PUT, "/stele/v1/environments/prod", None).await;
+    assert_eq!((status, body["production"].clone()), (StatusCode::OK, json!(false)), "{body}");
+    let (status, body) = app.call(Method::PUT, "/stele/v1/environments/prod", Some(json!({"production": true}))).await;
+    assert_eq!((status, body["production"].clone()), (StatusCode::OK, json!(true)), "{body}");
+    let (status, body) = app.call(Method::PUT, "/stele/v1/environments/-bad%20name", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(422)), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("-bad name"), "{body}");
+    let (status, body) = app.call(Method::PUT, "/stele/v1/environments/qa", Some(json!({"production": "yes"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // A produced schema must be registered first; a consumed one must parse.
+    let produces = json!({"produces": [{"subject": "orders-value", "schema": record(&[("id", "string")])}]});
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/orders/versions/1", Some(produces.clone())).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40403)), "{body}");
+    app.call(Method::POST, "/subjects/orders-value/versions", Some(json!({"schema": record(&[("id", "string")])})))
+        .await;
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/orders/versions/1", Some(produces)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((&body["schemas"][0]["id"], &body["schemas"][0]["version"]), (&json!(1), &json!(1)), "{body}");
+    let bad = json!({"consumes": [{"subject": "orders-value", "schema": "{\"type\":\"record\"}"}]});
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(bad)).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)), "{body}");
+    let (status, body) =
+        app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(json!({"consumes": "x"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let twice = json!({"consumes": [
+        {"subject": "orders-value", "schema": record(&[("id", "string")])},
+        {"subject": "orders-value", "schema": record(&[("id", "string")])}
+    ]});
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(twice)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Immutable: the same body again is fine (and adds a branch), another body is 40971.
+    let (status, _) =
+        app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(publish(&[("id", "string")]))).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut merged = publish(&[("id", "string")]);
+    merged["branch"] = json!("release");
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(merged)).await;
+    assert_eq!((status, body["branches"].clone()), (StatusCode::OK, json!(["main", "release"])), "{body}");
+    let (status, body) =
+        app.call(Method::PUT, "/stele/v1/services/billing/versions/1", Some(publish(&[("note", "string")]))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::CONFLICT, json!(40971)), "{body}");
+    let (_, contract) = app.call(Method::GET, "/stele/v1/subjects/orders-value/consumers/billing", None).await;
+    assert_eq!(contract["consumerVersion"], "1", "a main-branch version's contract is the consumer's: {contract}");
+
+    // Deployments name what exists; undeploying a version that does not run is 40474.
+    let deploy = |service: &str, version: &str| json!({"service": service, "version": version});
+    let (status, body) =
+        app.call(Method::POST, "/stele/v1/environments/nowhere/deployments", Some(deploy("billing", "1"))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40473)), "{body}");
+    let (status, body) =
+        app.call(Method::POST, "/stele/v1/environments/prod/deployments", Some(json!({"service": "billing"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) =
+        app.call(Method::POST, "/stele/v1/environments/prod/deployments", Some(deploy("billing", "1"))).await;
+    assert_eq!((status, body["replacedVersion"].clone()), (StatusCode::OK, Value::Null), "{body}");
+    let (status, body) =
+        app.call(Method::DELETE, "/stele/v1/environments/prod/deployments/billing?version=2", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40474)), "{body}");
+    let (_, view) = app.call(Method::GET, "/stele/v1/services/billing/versions/1", None).await;
+    assert_eq!((&view["deployedIn"], &view["pending"]), (&json!(["prod"]), &json!(false)), "{view}");
+    let (_, service) = app.call(Method::GET, "/stele/v1/services/billing", None).await;
+    assert_eq!(service["deployments"][0]["environment"], "prod", "{service}");
+
+    // can-i-deploy needs its three parameters and a known environment.
+    let (status, body) = app.call(Method::GET, "/stele/v1/can-i-deploy?service=orders&version=1", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) =
+        app.call(Method::GET, "/stele/v1/can-i-deploy?service=orders&version=1&environment=qa", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40473)), "{body}");
+    let (status, body) =
+        app.call(Method::GET, "/stele/v1/can-i-deploy?service=orders&version=1&environment=prod", None).await;
+    assert_eq!((status, body["deployable"].clone()), (StatusCode::OK, json!(true)), "{body}");
+    assert_eq!(body["matrix"][0]["service"], "billing", "{body}");
+
+    let (status, body) = app.call(Method::DELETE, "/stele/v1/environments/prod", None).await;
+    assert_eq!((status, body["deployments"][0]["service"].clone()), (StatusCode::OK, json!("billing")), "{body}");
+    let (_, view) = app.call(Method::GET, "/stele/v1/services/billing/versions/1", None).await;
+    assert_eq!(view["deployedIn"], json!([]), "{view}");
+}
+
 on_both_backends!(
+    deployment_gating_validates_every_name_and_keeps_service_versions_immutable,
     a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it,
     import_mode_refuses_a_schema_that_does_not_parse_and_the_subject_keeps_working,
     a_version_a_consumer_contract_references_cannot_be_permanently_deleted,

@@ -77,7 +77,7 @@ fn registry_errors_exit_2_with_the_confluent_error_code() {
 #[test]
 fn an_unreachable_registry_unreadable_file_or_bad_usage_exits_2() {
     let unreachable =
-        Command::new(binary()).args(["--registry", "http://127.0.0.1:9", "subjects"]).output().expect("stele runs");
+        Command::new(binary()).args(["subjects", "--registry", "http://127.0.0.1:9"]).output().expect("stele runs");
     assert_eq!(unreachable.status.code(), Some(2));
     assert_eq!(stele(None, &["diff", "missing.avsc", "new.avsc"]).code, 2);
     assert_eq!(stele(None, &["diff", "old.avsc"]).code, 2);

@@ -8,12 +8,12 @@ use std::process::Command;
 use serde_json::json;
 use stele_tests::{Server, binary, http};
 
-struct Run {
-    code: i32,
-    stdout: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
 }
 
-fn stele(server: &Server, dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn stele(server: &Server, dir: &Path, args: &[&str]) -> Run {
     let output = Command::new(binary())
         .args(args)
         .current_dir(dir)
@@ -27,7 +27,7 @@ fn stele(server: &Server, dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-fn order(fields: &[(&str, &str)]) -> String {
+pub(crate) fn order(fields: &[(&str, &str)]) -> String {
     let fields: Vec<serde_json::Value> = fields.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect();
     serde_json::to_string_pretty(
         &json!({"type": "record", "name": "Order", "namespace": "com.example", "fields": fields}),
@@ -35,7 +35,7 @@ fn order(fields: &[(&str, &str)]) -> String {
     .expect("JSON")
 }
 
-fn service(root: &Path, name: &str, manifest: &str, files: &[(&str, String)]) -> std::path::PathBuf {
+pub(crate) fn service(root: &Path, name: &str, manifest: &str, files: &[(&str, String)]) -> std::path::PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("stele.toml"), manifest).expect("manifest");

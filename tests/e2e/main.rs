@@ -1,10 +1,12 @@
 //! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
 
+mod auth;
 mod buf;
 mod cli;
 mod clients;
 mod conformance;
 mod contracts;
+mod deploy;
 mod replicas;
 mod stress;
 mod telemetry;

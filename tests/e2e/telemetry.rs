@@ -406,7 +406,7 @@ fn the_cli_sends_a_traceparent_continuing_the_callers_trace() {
     let registry = format!("http://{}", listener.local_addr().expect("address"));
     for caller in [None, Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")] {
         let mut command = Command::new(stele_tests::binary());
-        command.args(["--registry", &registry, "subjects"]).stdout(Stdio::null()).stderr(Stdio::null());
+        command.args(["subjects", "--registry", &registry]).stdout(Stdio::null()).stderr(Stdio::null());
         command.env_remove("TRACEPARENT");
         if let Some(caller) = caller {
             command.env("TRACEPARENT", caller);

@@ -98,7 +98,10 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 kept.lock().map(|mut logs| logs.push(strip_ansi(&line))).ok();
-                if !sent && let Some(rest) = line.split("listening on http://").nth(1) {
+                if !sent
+                    && let Some(rest) = line.split("listening on http").nth(1)
+                    && let Some(rest) = rest.strip_prefix("://").or_else(|| rest.strip_prefix("s://"))
+                {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
                     let _ = sender.send(addr);
                     sent = true;

@@ -65,9 +65,16 @@ pub struct ManifestOpts {
 pub struct PublishOpts {
     #[command(flatten)]
     manifest: ManifestOpts,
-    /// The service's version, recorded with its consumer contracts.
+    /// The service's version (e.g. the git sha): records what this version
+    /// produces and consumes, for `can-i-deploy`. Without it, only the latest
+    /// contracts are kept.
     #[arg(long)]
     service_version: Option<String>,
+    /// The branch this version was built from. Contracts from a branch other
+    /// than the service's main branch are pending: reported, never blocking,
+    /// until that version is on the main branch or deployed.
+    #[arg(long, requires = "service_version")]
+    branch: Option<String>,
     /// Say what would be published, change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -94,12 +101,14 @@ impl Entry {
     }
 }
 
-/// `stele publish`: registers produced schemas (idempotent) and publishes the consumer contracts.
+/// `stele publish`: registers produced schemas (idempotent), then publishes
+/// the consumer contracts or, with `--service-version`, the whole service version.
 pub fn publish(client: &Client, opts: &PublishOpts) -> anyhow::Result<()> {
     let (manifest, base) = load(&opts.manifest.manifest)?;
+    let mut produced = Vec::new();
     for entry in &manifest.produces {
         let file = entry.file(&base);
-        let body = schema_body(&read_file(&file)?, entry.kind(&base)?, &entry.references)?;
+        let mut body = schema_body(&read_file(&file)?, entry.kind(&base)?, &entry.references)?;
         if opts.dry_run {
             println(&format!("would register {} as {}", file.display(), entry.subject))?;
             continue;
@@ -113,13 +122,13 @@ pub fn publish(client: &Client, opts: &PublishOpts) -> anyhow::Result<()> {
         for warning in answer["warnings"].as_array().into_iter().flatten() {
             println(&format!("  warning: {}", warning.as_str().unwrap_or_default()))?;
         }
+        body["subject"] = json!(entry.subject);
+        produced.push(body);
     }
+    let mut consumed = Vec::new();
     for entry in &manifest.consumes {
         let file = entry.file(&base);
         let mut body = schema_body(&read_file(&file)?, entry.kind(&base)?, &entry.references)?;
-        if let Some(version) = &opts.service_version {
-            body["consumerVersion"] = json!(version);
-        }
         if opts.dry_run {
             println(&format!(
                 "would publish the contract of {} on {} from {}",
@@ -129,11 +138,32 @@ pub fn publish(client: &Client, opts: &PublishOpts) -> anyhow::Result<()> {
             ))?;
             continue;
         }
-        let path = format!("/stele/v1/subjects/{}/consumers/{}", encode(&entry.subject), encode(&manifest.service));
-        client.send(&reqwest::Method::PUT, &path, Some(&body))?;
-        println(&format!("published the contract of {} on {}", manifest.service, entry.subject))?;
+        if let Some(version) = opts.service_version.as_ref().filter(|_| opts.branch.is_none()) {
+            body["consumerVersion"] = json!(version);
+        }
+        if opts.service_version.is_none() {
+            let path = format!("/stele/v1/subjects/{}/consumers/{}", encode(&entry.subject), encode(&manifest.service));
+            client.send(&reqwest::Method::PUT, &path, Some(&body))?;
+            println(&format!("published the contract of {} on {}", manifest.service, entry.subject))?;
+        }
+        body["subject"] = json!(entry.subject);
+        consumed.push(body);
     }
-    Ok(())
+    let Some(version) = opts.service_version.as_ref().filter(|_| !opts.dry_run) else { return Ok(()) };
+    let mut body = json!({"produces": produced, "consumes": consumed});
+    if let Some(branch) = &opts.branch {
+        body["branch"] = json!(branch);
+    }
+    let path = format!("/stele/v1/services/{}/versions/{}", encode(&manifest.service), encode(version));
+    let answer = client.send(&reqwest::Method::PUT, &path, Some(&body))?;
+    let branch = opts.branch.as_deref().unwrap_or_else(|| answer["mainBranch"].as_str().unwrap_or("main"));
+    let pending = if answer["pending"].as_bool() == Some(true) { " (its contracts are pending)" } else { "" };
+    println(&format!(
+        "published {} {version} from {branch}: produces {}, consumes {}{pending}",
+        manifest.service,
+        produced.len(),
+        consumed.len()
+    ))
 }
 
 fn parse_local(entry: &Entry, base: &Path) -> anyhow::Result<(String, ParsedSchema)> {

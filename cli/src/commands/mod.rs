@@ -1,7 +1,9 @@
 //! One module per subcommand, each with `run`.
 
+pub mod auth;
 pub mod check;
 pub mod contracts;
+pub mod deploy;
 pub mod diff;
 pub mod explain;
 pub mod registry;

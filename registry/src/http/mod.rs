@@ -4,13 +4,17 @@
 //! Every route is declared once in the table in [`routes!`], which builds the
 //! router and the list [`ROUTES`] that the `OpenAPI` test holds the spec to.
 
+mod audit;
+pub mod auth;
 mod compatibility;
 mod contracts;
+mod deploy;
 mod error;
 mod root;
 mod schemas;
 mod settings;
 mod subjects;
+mod webhooks;
 pub mod wire;
 
 pub use root::render_metrics;
@@ -51,6 +55,8 @@ pub struct AppState(pub Arc<App>);
 
 pub struct App {
     pub registry: Registry,
+    /// `None`: no authentication configured, every caller may do everything.
+    pub auth: Option<auth::AuthState>,
     /// Whether `/metrics` is served here (not on its own `--metrics-listen` listener).
     pub metrics_on_main: bool,
 }
@@ -108,6 +114,25 @@ routes! {
     get "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::get;
     put "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::publish;
     delete "/stele/v1/subjects/{subject}/consumers/{consumer}" => contracts::delete;
+    get "/stele/v1/services" => deploy::services;
+    get "/stele/v1/services/{service}" => deploy::service;
+    put "/stele/v1/services/{service}" => deploy::put_service;
+    get "/stele/v1/services/{service}/versions/{version}" => deploy::service_version;
+    put "/stele/v1/services/{service}/versions/{version}" => deploy::publish_version;
+    get "/stele/v1/environments" => deploy::environments;
+    get "/stele/v1/environments/{environment}" => deploy::environment;
+    put "/stele/v1/environments/{environment}" => deploy::put_environment;
+    delete "/stele/v1/environments/{environment}" => deploy::delete_environment;
+    get "/stele/v1/environments/{environment}/deployments" => deploy::deployments;
+    post "/stele/v1/environments/{environment}/deployments" => deploy::record_deployment;
+    delete "/stele/v1/environments/{environment}/deployments/{service}" => deploy::record_undeployment;
+    get "/stele/v1/can-i-deploy" => deploy::can_i_deploy;
+    post "/stele/v1/webhooks" => webhooks::create;
+    get "/stele/v1/webhooks" => webhooks::list;
+    get "/stele/v1/webhooks/{id}" => webhooks::get;
+    delete "/stele/v1/webhooks/{id}" => webhooks::delete;
+    get "/stele/v1/webhooks/{id}/deliveries" => webhooks::deliveries;
+    get "/stele/v1/audit" => audit::list;
     get "/config" => settings::get_config;
     put "/config" => settings::put_config;
     delete "/config" => settings::delete_config;
@@ -124,7 +149,11 @@ routes! {
 /// The application: routing, Confluent's transport rules, request ids and logs.
 /// Call `oneshot` on it in tests; serve it with [`crate::server::run`].
 pub fn app(state: AppState) -> Router {
-    let api = api_routes().fallback(route_not_found).layer(middleware::from_fn(log_request)).with_state(state.clone());
+    let api = api_routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
+        .fallback(route_not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(state.clone());
     // Path rewriting and trailing-slash trimming must happen before routing,
     // so they wrap the routed service instead of being router layers.
     let front = tower::ServiceBuilder::new()
@@ -159,7 +188,8 @@ struct HotPath {
 async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
     let started = Instant::now();
     // A traced request takes the full stack, which builds its span.
-    let plain = request.uri().query().is_none()
+    let plain = hot.state.auth.is_none()
+        && request.uri().query().is_none()
         && !request.headers().contains_key(header::CONTENT_TYPE)
         && !request.headers().contains_key(TRACEPARENT)
         && !crate::telemetry::tracing_enabled();

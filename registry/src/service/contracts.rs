@@ -30,8 +30,15 @@ impl Enforcement {
 
 /// One problem a consumer would have with a writer schema.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContractFinding {
     pub consumer: String,
+    /// The consumer's version, when the contract came from a published service version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer_version: Option<String>,
+    /// A pending contract's finding is reported but blocks nothing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
     pub rule: String,
     pub path: String,
     pub message: String,
@@ -40,7 +47,9 @@ pub struct ContractFinding {
 impl ContractFinding {
     /// The line registration answers and logs.
     pub fn sentence(&self) -> String {
-        format!("consumer '{}': {} at {}: {}", self.consumer, self.rule, self.path, self.message)
+        let version = self.consumer_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+        let pending = if self.pending { " (pending, does not block)" } else { "" };
+        format!("consumer '{}'{version}{pending}: {} at {}: {}", self.consumer, self.rule, self.path, self.message)
     }
 }
 
@@ -77,22 +86,30 @@ impl Registry {
         })
     }
 
-    /// The problems every declared consumer of `subject` would have reading `writer`.
+    /// The problems every declared consumer of `subject` would have reading
+    /// `writer`: each consumer's latest main-branch contract, every consumer
+    /// version deployed anywhere, and (marked pending) the latest contract of
+    /// each consumer branch that is neither merged nor deployed.
     pub(crate) async fn contract_findings(
         &self,
         subject: &Subject,
         writer: &ParsedSchema,
     ) -> Result<Vec<ContractFinding>> {
         let mut findings = Vec::new();
+        let mut checked = std::collections::HashSet::new();
         for contract in self.store.contracts_list(&subject.qualified()).await? {
             let reader = self.parse_contract(&contract).await?;
             findings.extend(contract::check(&reader, writer).into_iter().map(|p| ContractFinding {
                 consumer: contract.consumer.clone(),
+                consumer_version: contract.consumer_version.clone(),
+                pending: false,
                 rule: p.rule,
                 path: p.path,
                 message: p.description,
             }));
+            checked.insert((contract.consumer, contract.schema));
         }
+        findings.extend(self.deployed_and_pending_findings(&subject.qualified(), writer, &checked).await?);
         Ok(findings)
     }
 
@@ -138,6 +155,14 @@ impl Registry {
                 missing.subject, missing.version
             )));
         }
+        self.emit(super::Event {
+            kind: super::EventKind::ContractPublished,
+            subjects: vec![record.subject.clone()],
+            data: serde_json::json!({
+                "subject": record.subject, "consumer": consumer, "consumerVersion": record.consumer_version,
+                "pending": false,
+            }),
+        });
         tracing::info!(subject.name = %subject, consumer, "published the contract of {consumer} on {subject}");
         Ok(record)
     }
@@ -177,6 +202,8 @@ impl Registry {
                         .into_iter()
                         .map(|p| ContractFinding {
                             consumer: contract.consumer.clone(),
+                            consumer_version: contract.consumer_version.clone(),
+                            pending: false,
                             rule: p.rule,
                             path: p.path,
                             message: p.description,

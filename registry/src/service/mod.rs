@@ -20,12 +20,15 @@
 //! decided on and report a conflict when another writer (another replica)
 //! got in between; the service then starts over from a fresh read.
 
+mod audit;
 mod cache;
 mod config;
 mod contracts;
 mod delete;
+mod deploy;
 mod read;
 mod register;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,6 +44,10 @@ pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
 pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};
 pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
+pub use deploy::{
+    CanIDeploy, EnvironmentView, MatrixRow, PublishedSchema, ServiceVersionRequest, ServiceVersionView, ServiceView, Verdict,
+};
+pub use webhooks::{Event, EventKind};
 
 /// The scope of the settings above every context.
 pub const GLOBAL_SCOPE: &str = ":.__GLOBAL:";
@@ -76,6 +83,10 @@ pub struct Registry {
     /// by every write other than a new version, here and on every replica.
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
+    /// Events on their way to webhook subscribers.
+    webhooks: webhooks::Dispatcher,
+    /// Audit records on their way to storage.
+    audit: audit::AuditLog,
 }
 
 impl Registry {
@@ -91,6 +102,8 @@ impl Registry {
             id_bodies: Cache::new("schema_json"),
             configs: Cache::new("configs"),
             modes: Cache::new("modes"),
+            webhooks: webhooks::Dispatcher::new(),
+            audit: audit::AuditLog::new(),
         }
     }
 

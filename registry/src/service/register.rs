@@ -387,6 +387,13 @@ impl Registry {
                 self.register_once(&subject, &request, normalize_param)
             })
             .await?;
+        if created {
+            self.emit(super::Event {
+                kind: super::EventKind::SchemaRegistered,
+                subjects: vec![subject.qualified()],
+                data: serde_json::json!({"subject": subject.qualified(), "version": stored_version, "id": id}),
+            });
+        }
         // A registration some consumer cannot read is not cached: the warning must repeat.
         if let Some(key) = cache_key.filter(|_| warnings.is_empty()) {
             self.reregister.fill(ticket, key, (id, stored_version));
@@ -541,14 +548,25 @@ impl Registry {
         if enforcement != super::Enforcement::Off {
             let findings = self.contract_findings(subject, &prepared.parsed).await?;
             if !findings.is_empty() {
+                self.emit(super::Event {
+                    kind: super::EventKind::ContractBroken,
+                    subjects: vec![subject.qualified()],
+                    data: serde_json::json!({
+                        "subject": subject.qualified(),
+                        "enforcement": format!("{enforcement:?}").to_ascii_uppercase(),
+                        "findings": findings,
+                    }),
+                });
                 let sentences: Vec<String> = findings.iter().map(super::ContractFinding::sentence).collect();
-                if enforcement == super::Enforcement::Enforce {
+                let blocking: Vec<String> =
+                    findings.iter().filter(|f| !f.pending).map(super::ContractFinding::sentence).collect();
+                if enforcement == super::Enforcement::Enforce && !blocking.is_empty() {
                     return Err(RegistryError::new(
                         ErrorCode::IncompatibleWithConsumers,
                         format!(
                             "Schema being registered is incompatible with registered consumers of subject \"{}\", details: [{}]",
                             subject.qualified(),
-                            sentences.join(", ")
+                            blocking.join(", ")
                         ),
                     ));
                 }

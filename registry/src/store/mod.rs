@@ -3,12 +3,18 @@
 //! The registry's rules live in the service layer; a store keeps rows and makes
 //! each write one transaction. Methods are named `<resource>_<verb>`.
 
+pub mod audit;
+pub mod deploy;
 pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod webhooks;
 
 pub use sql::now_millis;
+pub use webhooks::*;
+pub use audit::AuditStore;
+pub use deploy::DeployStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -125,7 +131,7 @@ pub struct ContractRecord {
 }
 
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with passes a reference")]
-fn schema_type_name<S: serde::Serializer>(value: &SchemaType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn schema_type_name<S: serde::Serializer>(value: &SchemaType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(value.as_str())
 }
 
@@ -186,7 +192,7 @@ impl ConfigRecord {
 
 /// Storage for the registry. Every write is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AuditStore + DeployStore + WebhookStore + Send + Sync + 'static {
     /// Whether storage answers and every migration this build knows is applied;
     /// the error says which is not the case.
     async fn ready(&self) -> std::result::Result<(), String>;

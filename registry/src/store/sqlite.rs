@@ -106,3 +106,6 @@ async fn notify(_tx: &mut Tx, _kind: &str) -> Result<()> {
 }
 
 sql_store!(SqliteStore);
+super::deploy::deploy_store!(SqliteStore);
+super::audit::audit_store!(SqliteStore);
+super::webhooks::webhook_store!(SqliteStore);

@@ -1,0 +1,126 @@
+//! Bearer JWTs from an OIDC provider, verified against its JWKS (a file or a
+//! URL), which is cached and fetched again after `refresh`, or sooner (at
+//! most every [`MIN_REFETCH`]) when a token names a key it does not hold.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::Value;
+
+use super::authn::Refused;
+use super::{JwksSource, JwtSettings, Method, Principal};
+
+/// The shortest time between two fetches caused by unknown key ids.
+const MIN_REFETCH: Duration = Duration::from_secs(30);
+
+struct Keys {
+    set: JwkSet,
+    fetched: Instant,
+}
+
+pub struct JwtVerifier {
+    settings: JwtSettings,
+    keys: tokio::sync::RwLock<Option<Keys>>,
+    http: reqwest::Client,
+}
+
+/// Only asymmetric algorithms: a JWKS publishes public keys, and accepting
+/// HMAC here would let anyone holding a public key forge tokens.
+fn asymmetric(algorithm: Algorithm) -> bool {
+    !matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+impl JwtVerifier {
+    pub fn new(settings: JwtSettings) -> Result<JwtVerifier, String> {
+        if settings.issuer.is_empty() || settings.audience.is_empty() {
+            return Err("auth.jwt: issuer and audience are required".into());
+        }
+        if let JwksSource::File(path) = &settings.jwks {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("auth.jwt.jwks_file: cannot read {}: {e}", path.display()))?;
+            serde_json::from_str::<JwkSet>(&text)
+                .map_err(|e| format!("auth.jwt.jwks_file: {} is not a JWKS: {e}", path.display()))?;
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("auth.jwt: cannot build an HTTP client: {e}"))?;
+        Ok(JwtVerifier { settings, keys: tokio::sync::RwLock::new(None), http })
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        let text = match &self.settings.jwks {
+            JwksSource::File(path) => tokio::fs::read_to_string(path)
+                .await
+                .map_err(|e| format!("cannot read the JWKS {}: {e}", path.display()))?,
+            JwksSource::Url(url) => self
+                .http
+                .get(url)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .map_err(|e| format!("cannot fetch the JWKS from {url}: {e}"))?
+                .text()
+                .await
+                .map_err(|e| format!("cannot read the JWKS from {url}: {e}"))?,
+        };
+        serde_json::from_str(&text).map_err(|e| format!("the JWKS is not valid: {e}"))
+    }
+
+    /// The key for `kid`, fetching the set when it is stale or lacks the key.
+    async fn key(&self, kid: Option<&str>) -> Result<jsonwebtoken::jwk::Jwk, Refused> {
+        let find = |set: &JwkSet| match kid {
+            Some(kid) => set.find(kid).cloned(),
+            None if set.keys.len() == 1 => set.keys.first().cloned(),
+            None => None,
+        };
+        {
+            let keys = self.keys.read().await;
+            if let Some(keys) = keys.as_ref()
+                && keys.fetched.elapsed() < self.settings.refresh
+                && let Some(key) = find(&keys.set)
+            {
+                return Ok(key);
+            }
+        }
+        let mut keys = self.keys.write().await;
+        let stale = keys.as_ref().is_none_or(|k| k.fetched.elapsed() >= self.settings.refresh);
+        let may_refetch = keys.as_ref().is_none_or(|k| k.fetched.elapsed() >= MIN_REFETCH);
+        if stale || may_refetch {
+            match self.fetch().await {
+                Ok(set) => *keys = Some(Keys { set, fetched: Instant::now() }),
+                Err(error) => tracing::warn!(error, "the JWKS could not be refreshed; keeping the keys held"),
+            }
+        }
+        keys.as_ref()
+            .and_then(|k| find(&k.set))
+            .ok_or_else(|| Refused(format!("no key '{}' in the JWKS", kid.unwrap_or("(none)"))))
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Principal, Refused> {
+        let header = decode_header(token).map_err(|e| Refused(format!("malformed JWT: {e}")))?;
+        if !asymmetric(header.alg) {
+            return Err(Refused(format!("JWT algorithm {:?} is not accepted", header.alg)));
+        }
+        let jwk = self.key(header.kid.as_deref()).await?;
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| Refused(format!("unusable JWKS key: {e}")))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = self.settings.leeway.as_secs();
+        let claims: Value =
+            decode::<Value>(token, &key, &validation).map_err(|e| Refused(format!("JWT refused: {e}")))?.claims;
+        let name = claims
+            .get(&self.settings.principal_claim)
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refused(format!("the JWT has no '{}' claim", self.settings.principal_claim)))?;
+        let groups = match claims.get(&self.settings.groups_claim) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(|g| format!("group:{g}")).collect(),
+            Some(Value::String(text)) => text.split_whitespace().map(|g| format!("group:{g}")).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Principal { name: format!("jwt:{name}"), method: Method::Jwt, groups })
+    }
+}
