@@ -225,41 +225,16 @@ fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Findings `(rule, path, message)` about `text`, each with the line its path
-/// points at where that can be found.
+/// Findings with the line of `text` each one is about, when it can be found
+/// (the same lookup the web console uses to place findings beside lines).
 pub fn located(text: &str, findings: impl IntoIterator<Item = (String, String, String)>) -> Vec<Finding> {
-    let json: Option<serde_json::Value> = serde_json::from_str(text).ok();
     findings
         .into_iter()
-        .map(|(rule, path, message)| Finding { line: locate(text, json.as_ref(), &path), rule, path, message })
+        .map(|(rule, path, message)| Finding {
+            line: stele_registry::console::render::line_of(text, &path),
+            rule,
+            path,
+            message,
+        })
         .collect()
-}
-
-/// The line of `file_text` that a finding's path points at, when it can be found:
-/// the last named thing on the path (an Avro field or type name, a JSON Schema
-/// property), looked up as a quoted string.
-fn locate(file_text: &str, schema: Option<&serde_json::Value>, path: &str) -> Option<usize> {
-    let segments: Vec<&str> = path.trim_start_matches('#').split('/').filter(|s| !s.is_empty()).collect();
-    let mut name: Option<String> = None;
-    if let Some(mut node) = schema {
-        for segment in &segments {
-            let next = match (node, segment.parse::<usize>()) {
-                (serde_json::Value::Array(items), Ok(index)) => items.get(index),
-                (serde_json::Value::Object(map), _) => map.get(*segment),
-                _ => None,
-            };
-            let Some(next) = next else { break };
-            node = next;
-            if let Some(n) = node.get("name").and_then(serde_json::Value::as_str) {
-                name = Some(n.to_owned());
-            }
-        }
-    }
-    if name.is_none()
-        && let Some(position) = segments.iter().rposition(|s| *s == "properties")
-    {
-        name = segments.get(position + 1).map(|s| (*s).to_owned());
-    }
-    let needle = format!("\"{}\"", name?);
-    file_text.lines().position(|line| line.contains(&needle)).map(|index| index + 1)
 }

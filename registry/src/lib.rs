@@ -12,6 +12,7 @@
 //! - [`settings`], [`telemetry`], [`server`]: start-up, logs, serving.
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod hash;
 pub mod http;

@@ -114,7 +114,7 @@ impl Default for Limits {
             max_schema_bytes: 4 * 1024 * 1024,
             max_references: 1000,
             max_reference_depth: 64,
-            request_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_mins(1),
             max_concurrent_requests: 1024,
         }
     }
@@ -137,7 +137,7 @@ impl Default for WebhookOptions {
         WebhookOptions {
             max_attempts: 8,
             initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
+            max_backoff: Duration::from_mins(5),
             timeout: Duration::from_secs(10),
         }
     }

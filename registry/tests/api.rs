@@ -127,8 +127,9 @@ fn every_route_is_in_the_openapi_spec_and_every_spec_path_is_a_route() {
             in_spec.insert((method.as_str().expect("method").to_owned(), path.as_str().expect("path").to_owned()));
         }
     }
+    // The web console's pages (`/ui`) are HTML, not API: README.md documents them.
     let in_router: BTreeSet<(String, String)> =
-        ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        ROUTES.iter().filter(|(_, p)| !p.starts_with("/ui")).map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
     let missing_from_spec: Vec<_> = in_router.difference(&in_spec).collect();
     let missing_from_router: Vec<_> = in_spec.difference(&in_router).collect();
     assert!(missing_from_spec.is_empty(), "routes missing from openapi.yaml: {missing_from_spec:?}");

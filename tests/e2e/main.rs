@@ -5,6 +5,7 @@ mod buf;
 mod cli;
 mod clients;
 mod conformance;
+mod console;
 mod contracts;
 mod deploy;
 mod replicas;

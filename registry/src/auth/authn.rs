@@ -19,7 +19,7 @@ pub struct Refused(pub String);
 
 /// How long a verified Basic password is trusted without hashing it again
 /// (Argon2id costs tens of milliseconds by design).
-const VERIFIED_FOR: Duration = Duration::from_secs(300);
+const VERIFIED_FOR: Duration = Duration::from_mins(5);
 const VERIFIED_MAX: usize = 10_000;
 
 pub struct Authenticator {
@@ -37,9 +37,18 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// The lowercase hex SHA-256 of a token, as the configuration stores it.
 pub fn token_hash(token: &str) -> String {
-    sha256(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha256(token.as_bytes()))
 }
 
 /// An Argon2id PHC string for a password (`stele auth hash-password`).
@@ -58,7 +67,7 @@ pub fn new_token() -> String {
     use argon2::password_hash::rand_core::{OsRng, RngCore};
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    format!("stl_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("stl_{}", hex(&bytes))
 }
 
 fn unhex(hex: &str) -> Option<[u8; 32]> {

@@ -198,8 +198,8 @@ pub async fn authorize(
     };
     let Some(auth) = state.auth.as_ref() else {
         // No authentication configured: everything is allowed; changes are still audited.
-        request.extensions_mut().insert(Access::open());
-        let subject = (params.get("subject") != "").then(|| Subject::parse(&params.get("subject")).qualified());
+        request.extensions_mut().insert(Arc::new(Access::open()));
+        let subject = (!params.get("subject").is_empty()).then(|| Subject::parse(&params.get("subject")).qualified());
         let response = next.run(request).await;
         if rule.is_some_and(|r| r.changes) {
             let result = if response.status().is_success() { "ok" } else { "failed" };

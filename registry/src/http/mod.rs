@@ -9,7 +9,7 @@ pub mod auth;
 mod compatibility;
 mod contracts;
 mod deploy;
-mod error;
+pub mod error;
 mod root;
 mod schemas;
 mod settings;
@@ -133,6 +133,17 @@ routes! {
     delete "/stele/v1/webhooks/{id}" => webhooks::delete;
     get "/stele/v1/webhooks/{id}/deliveries" => webhooks::deliveries;
     get "/stele/v1/audit" => audit::list;
+    get "/ui" => crate::console::home;
+    get "/ui/subjects" => crate::console::subjects;
+    get "/ui/subjects/{subject}" => crate::console::subject;
+    post "/ui/subjects/{subject}/config" => crate::console::set_level;
+    get "/ui/subjects/{subject}/versions/{version}" => crate::console::version;
+    post "/ui/subjects/{subject}/versions/{version}/delete" => crate::console::soft_delete;
+    get "/ui/subjects/{subject}/diff" => crate::console::diff;
+    get "/ui/playground" => crate::console::playground;
+    post "/ui/playground" => crate::console::playground_check;
+    get "/ui/environments" => crate::console::environments;
+    get "/ui/search" => crate::console::search;
     get "/config" => settings::get_config;
     put "/config" => settings::put_config;
     delete "/config" => settings::delete_config;
@@ -290,7 +301,8 @@ async fn transport(mut request: Request, next: Next) -> Response {
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let essence =
             content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        if !ACCEPTED_TYPES.contains(&essence.as_str()) {
+        let console_form = essence == "application/x-www-form-urlencoded" && request.uri().path().starts_with("/ui/");
+        if !ACCEPTED_TYPES.contains(&essence.as_str()) && !console_form {
             return RegistryError::new(ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type")
                 .into_response();
         }
@@ -386,7 +398,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-fn encode_segment(text: &str) -> String {
+pub fn encode_segment(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

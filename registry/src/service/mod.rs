@@ -21,6 +21,7 @@
 //! got in between; the service then starts over from a fresh read.
 
 mod audit;
+mod browse;
 mod cache;
 mod config;
 mod contracts;
@@ -40,6 +41,7 @@ use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
 use crate::subject::{DEFAULT_CONTEXT, Subject};
 use cache::Cache;
 
+pub use browse::{Comparison, SearchHit};
 pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
 pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};

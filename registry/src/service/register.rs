@@ -154,7 +154,7 @@ fn invalid_schema_message(subject: &Subject, schema_type: SchemaType, detail: &s
 }
 
 /// The format options a subject's config asks for (`compatibilityPolicy`, `protobufRules`).
-fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
+pub(super) fn check_options(config: &crate::store::ConfigRecord) -> CheckOptions {
     let lenient = config.compatibility_policy.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("LENIENT"));
     CheckOptions {
         json_policy: if lenient { stele_compat::json::Policy::Lenient } else { stele_compat::json::Policy::Strict },

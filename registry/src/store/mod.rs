@@ -4,6 +4,7 @@
 //! each write one transaction. Methods are named `<resource>_<verb>`.
 
 pub mod audit;
+pub mod browse;
 pub mod deploy;
 pub mod postgres;
 mod rows;
@@ -14,6 +15,7 @@ mod webhooks;
 pub use sql::now_millis;
 pub use webhooks::*;
 pub use audit::AuditStore;
+pub use browse::BrowseStore;
 pub use deploy::DeployStore;
 
 use async_trait::async_trait;
@@ -192,7 +194,7 @@ impl ConfigRecord {
 
 /// Storage for the registry. Every write is one transaction.
 #[async_trait]
-pub trait Store: AuditStore + DeployStore + WebhookStore + Send + Sync + 'static {
+pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + Sync + 'static {
     /// Whether storage answers and every migration this build knows is applied;
     /// the error says which is not the case.
     async fn ready(&self) -> std::result::Result<(), String>;

@@ -128,4 +128,5 @@ async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
 sql_store!(PostgresStore);
 super::deploy::deploy_store!(PostgresStore);
 super::audit::audit_store!(PostgresStore);
+super::browse::browse_store!(PostgresStore);
 super::webhooks::webhook_store!(PostgresStore);

@@ -108,4 +108,5 @@ async fn notify(_tx: &mut Tx, _kind: &str) -> Result<()> {
 sql_store!(SqliteStore);
 super::deploy::deploy_store!(SqliteStore);
 super::audit::audit_store!(SqliteStore);
+super::browse::browse_store!(SqliteStore);
 super::webhooks::webhook_store!(SqliteStore);
