@@ -44,6 +44,7 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
         metrics_on_main: settings.metrics_listen.is_none(),
     });
     app.registry.start_audit();
+    app.registry.start_webhooks(settings.webhooks.clone());
     if let Some(mut changes) = changes {
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {

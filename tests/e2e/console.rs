@@ -108,12 +108,18 @@ fn the_console_shows_subjects_diffs_consumers_and_environments_to_whoever_may_re
     assert!(subject.contains("prod (orders 2)"), "where version 2 runs: {subject}");
     assert!(!subject.contains("Soft-delete") && !subject.contains("Set the level"), "a reader sees no write controls");
     let as_writer = get(&server, "/ui/subjects/orders-value", &writer).body;
-    assert!(as_writer.contains("Soft-delete") && !as_writer.contains("Set the level"), "a writer may delete, not configure");
+    assert!(
+        as_writer.contains("Soft-delete") && !as_writer.contains("Set the level"),
+        "a writer may delete, not configure"
+    );
     let as_admin = get(&server, "/ui/subjects/orders-value", &admin).body;
     assert!(as_admin.contains("Soft-delete") && as_admin.contains("Set the level"), "an admin sees both");
 
     let version = get(&server, "/ui/subjects/orders-value/versions/1", &reader).body;
-    assert!(version.contains("<span class=\"k\">&quot;fields&quot;</span>") || version.contains("class=\"k\""), "highlighted");
+    assert!(
+        version.contains("<span class=\"k\">&quot;fields&quot;</span>") || version.contains("class=\"k\""),
+        "highlighted"
+    );
 
     // The diff puts the finding beside the line about `amount`, with its rule, path and explanation.
     let diff = get(&server, "/ui/subjects/orders-value/diff?from=1&to=2", &reader).body;
@@ -124,7 +130,8 @@ fn the_console_shows_subjects_diffs_consumers_and_environments_to_whoever_may_re
 
     // The playground checks a pasted schema against a subject.
     let form = "schemaType=AVRO&level=BACKWARD&subject=orders-value&old=&schema=".to_owned()
-        + &percent_encoding::utf8_percent_encode(&order(&[("id", "int")]), percent_encoding::NON_ALPHANUMERIC).to_string();
+        + &percent_encoding::utf8_percent_encode(&order(&[("id", "int")]), percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
     let checked = http::send(
         server.addr,
         "POST",

@@ -11,3 +11,4 @@ mod deploy;
 mod replicas;
 mod stress;
 mod telemetry;
+mod webhooks;

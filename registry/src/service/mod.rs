@@ -49,7 +49,7 @@ pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
 pub use deploy::{
     CanIDeploy, EnvironmentView, MatrixRow, PublishedSchema, ServiceVersionRequest, ServiceVersionView, ServiceView, Verdict,
 };
-pub use webhooks::{Event, EventKind};
+pub use webhooks::{CreatedWebhook, Event, EventKind, WebhookRequest};
 
 /// The scope of the settings above every context.
 pub const GLOBAL_SCOPE: &str = ":.__GLOBAL:";

@@ -10,10 +10,10 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
-mod webhooks;
+pub mod webhooks;
 
 pub use sql::now_millis;
-pub use webhooks::*;
+pub use webhooks::WebhookStore;
 pub use audit::AuditStore;
 pub use browse::BrowseStore;
 pub use deploy::DeployStore;
