@@ -67,10 +67,29 @@ pub fn encode(segment: &str) -> String {
 
 impl Client {
     pub fn new(connection: Connection) -> anyhow::Result<Client> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_mins(1))
-            .build()
-            .context("building the HTTP client")?;
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_mins(1));
+        // HTTPS: the system's roots, plus --ca-cert; --client-cert/--client-key for mTLS.
+        if let Some(path) = &connection.ca_cert {
+            let pem = std::fs::read(path).with_context(|| format!("reading --ca-cert {}", path.display()))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("--ca-cert {} is not a PEM certificate bundle", path.display()))?
+            {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        if let (Some(cert), Some(key)) = (&connection.client_cert, &connection.client_key) {
+            let mut pem = std::fs::read(cert).with_context(|| format!("reading --client-cert {}", cert.display()))?;
+            pem.push(b'\n');
+            pem.extend(std::fs::read(key).with_context(|| format!("reading --client-key {}", key.display()))?);
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).with_context(|| {
+                format!(
+                    "--client-cert {} and --client-key {} are not a PEM certificate and key",
+                    cert.display(),
+                    key.display()
+                )
+            })?);
+        }
+        let http = builder.build().context("building the HTTP client")?;
         Ok(Client { connection, http, trace_id: trace_id() })
     }
 
@@ -90,8 +109,16 @@ impl Client {
         if let Some(body) = body {
             request = request.header("Content-Type", MEDIA_TYPE).body(body.to_string());
         }
-        let response =
-            request.send().with_context(|| format!("the registry at {} is unreachable", self.connection.url))?;
+        let response = request.send().map_err(|error| {
+            // A certificate the client does not trust deserves the way out.
+            let chain = format!("{:#}", anyhow::Error::from(error));
+            let hint = if chain.contains("certificate") || chain.contains("UnknownIssuer") {
+                " (is the registry's certificate signed by a CA this machine trusts? pass it with --ca-cert)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("the registry at {} is unreachable{hint}: {chain}", self.connection.url)
+        })?;
         let status = response.status().as_u16();
         let text = response.text().context("reading the registry's answer")?;
         if !(200..300).contains(&status) {

@@ -11,4 +11,5 @@ mod deploy;
 mod replicas;
 mod stress;
 mod telemetry;
+mod tls;
 mod webhooks;

@@ -126,6 +126,11 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// The server's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process the hard way (SIGKILL) and waits for it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

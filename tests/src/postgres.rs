@@ -44,6 +44,8 @@ fn as_postgres(program: &PathBuf) -> Command {
 struct Cluster {
     /// `postgres://...` without a database name.
     base: String,
+    /// The CA that signed the server's TLS certificate (a cluster this harness started).
+    ca: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -53,7 +55,7 @@ fn free_port() -> u16 {
 fn start_cluster() -> Result<Cluster, String> {
     if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
         let base = url.rsplit_once('/').map_or(url.clone(), |(b, _)| b.to_owned());
-        return Ok(Cluster { base });
+        return Ok(Cluster { base, ca: None });
     }
     let initdb = bin("initdb").ok_or("initdb is not installed (apt-get install postgresql)")?;
     let pg_ctl = bin("pg_ctl").ok_or("pg_ctl is not installed (apt-get install postgresql)")?;
@@ -76,8 +78,14 @@ fn start_cluster() -> Result<Cluster, String> {
     if !output.status.success() {
         return Err(format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr)));
     }
+    // TLS on, with a certificate for 127.0.0.1 from a CA made here (sslmode=verify-full works).
+    let ca = tls_files(&dir)?;
     let port = free_port();
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300", dir.display());
+    let options = format!(
+        "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c ssl=on \
+         -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+        dir = dir.display()
+    );
     let output = as_postgres(&pg_ctl)
         .args(["-D"])
         .arg(&data)
@@ -108,7 +116,45 @@ fn start_cluster() -> Result<Cluster, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    Ok(Cluster { base: format!("postgres://postgres@127.0.0.1:{port}") })
+    Ok(Cluster { base: format!("postgres://postgres@127.0.0.1:{port}"), ca: Some(ca) })
+}
+
+/// Writes a CA (`ca.pem`) and a server certificate for 127.0.0.1 signed by it
+/// (`server.crt`, `server.key`, readable by the server only) into `dir`.
+fn tls_files(dir: &std::path::Path) -> Result<PathBuf, String> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let error = |e: rcgen::Error| e.to_string();
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(error)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, "stele test PostgreSQL CA");
+    let ca_key = KeyPair::generate().map_err(error)?;
+    let ca = params.self_signed(&ca_key).map_err(error)?;
+    let issuer = Issuer::new(params, ca_key);
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(error)?;
+    server.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    let key = KeyPair::generate().map_err(error)?;
+    let certificate = server.signed_by(&key, &issuer).map_err(error)?;
+    let write = |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| e.to_string());
+    write("ca.pem", ca.pem())?;
+    write("server.crt", certificate.pem())?;
+    write("server.key", key.serialize_pem())?;
+    let key_file = dir.join("server.key");
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    if running_as_root() {
+        let status =
+            Command::new("chown").args(["postgres:postgres"]).arg(&key_file).arg(dir.join("server.crt")).status();
+        if !status.is_ok_and(|s| s.success()) {
+            return Err("chown of the PostgreSQL TLS files failed".into());
+        }
+    }
+    Ok(dir.join("ca.pem"))
+}
+
+/// The CA that signed the throwaway cluster's TLS certificate (`None` with
+/// `TEST_DATABASE_URL`, or when PostgreSQL is not available outside CI).
+pub fn tls_ca() -> Option<PathBuf> {
+    cluster().ok().and_then(|c| c.ca.clone())
 }
 
 fn cluster() -> Result<&'static Cluster, String> {

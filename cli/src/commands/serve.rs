@@ -215,6 +215,7 @@ fn settings(opts: &ServeOpts) -> anyhow::Result<Settings> {
         if tls.require_client_cert && tls.client_ca.is_none() {
             bail!("tls.require_client_cert needs tls.client_ca (--tls-client-ca)");
         }
+        stele_registry::tls::check(tls).map_err(|e| anyhow::anyhow!("tls: {e}"))?;
     }
     let jwt = file
         .auth
