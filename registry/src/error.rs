@@ -49,6 +49,10 @@ pub enum ErrorCode {
     ServiceVersionConflict,
     /// The caller may not do this (Confluent's security plugin's 40301).
     Forbidden,
+    /// A request body over `limits.max_body_bytes`.
+    PayloadTooLarge,
+    /// A request over `limits.request_timeout` (Confluent's 50002, "operation timed out").
+    OperationTimeout,
 }
 
 impl ErrorCode {
@@ -79,6 +83,8 @@ impl ErrorCode {
             E::WebhookNotFound => 40475,
             E::ServiceVersionConflict => 40971,
             E::Forbidden => 40301,
+            E::PayloadTooLarge => 413,
+            E::OperationTimeout => 50002,
             E::Incompatible | E::IncompatibleWithConsumers => 409,
             E::InvalidSchema => 42201,
             E::InvalidVersion => 42202,

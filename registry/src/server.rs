@@ -39,8 +39,9 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
     };
     let changes = store.changes();
     let app = Arc::new(App {
-        registry: Registry::new(store, settings.default_compatibility),
+        registry: Registry::new(store, settings.default_compatibility).with_limits(settings.limits.clone()),
         auth,
+        limits: settings.limits.clone(),
         metrics_on_main: settings.metrics_listen.is_none(),
     });
     app.registry.start_audit();

@@ -82,7 +82,7 @@ fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Received>>>) {
     (addr, received)
 }
 
-fn subscribe(server: &Server, url: String, pattern: &str, secret: &str) -> String {
+fn subscribe(server: &Server, url: &str, pattern: &str, secret: &str) -> String {
     let body = json!({"url": url, "events": ["schema.registered", "contract.broken"], "subjectPattern": pattern, "secret": secret});
     let created = http::json(server.addr, "POST", "/stele/v1/webhooks", Some(&body));
     assert_eq!(created.status, 200, "{}", created.body);
@@ -94,7 +94,11 @@ fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(body);
     let bytes = mac.finalize().into_bytes();
-    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    bytes.iter().fold(String::from("sha256="), |mut out, b| {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -115,10 +119,10 @@ fn deliveries_are_signed_retried_and_never_slow_a_registration() {
         &["--database", &database],
         &[("STELE_WEBHOOK_BACKOFF_MS", "200"), ("STELE_WEBHOOK_MAX_ATTEMPTS", "5")],
     );
-    let ok = subscribe(&server, format!("http://{addr}/ok"), "orders-*", "secret-ok-1");
-    let flaky = subscribe(&server, format!("http://{addr}/flaky"), "orders-*", "secret-flaky");
-    subscribe(&server, format!("http://{addr}/slow"), "*", "secret-slow");
-    let other = subscribe(&server, format!("http://{addr}/other"), "payments-*", "secret-other");
+    let ok = subscribe(&server, &format!("http://{addr}/ok"), "orders-*", "secret-ok-1");
+    let flaky = subscribe(&server, &format!("http://{addr}/flaky"), "orders-*", "secret-flaky");
+    subscribe(&server, &format!("http://{addr}/slow"), "*", "secret-slow");
+    let other = subscribe(&server, &format!("http://{addr}/other"), "payments-*", "secret-other");
 
     let schema = json!({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}).to_string();
     let started = Instant::now();

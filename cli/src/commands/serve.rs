@@ -24,7 +24,7 @@ pub struct ServeOpts {
     /// Address to listen on [default: 127.0.0.1:8081].
     #[arg(long, env = "STELE_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...` [default: sqlite://stele.db].
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://...` [default: `sqlite://stele.db`].
     #[arg(long, env = "STELE_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
     /// Compatibility level for subjects with none configured [default: BACKWARD].

@@ -67,7 +67,9 @@ fn page(title: &str, body: &Markup) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     response
@@ -196,7 +198,13 @@ async fn subject_page(state: &AppState, access: &Access, raw: &str) -> Result<Re
     let aliases: Vec<String> = {
         let mut found = Vec::new();
         for name in registry.subjects_list("", ListFilter::default(), 0, None).await? {
-            if registry.config_get(Some(&name), false).await.ok().and_then(|c| c.alias).is_some_and(|a| a == raw || a == qualified) {
+            if registry
+                .config_get(Some(&name), false)
+                .await
+                .ok()
+                .and_then(|c| c.alias)
+                .is_some_and(|a| a == raw || a == qualified)
+            {
                 found.push(name);
             }
         }
@@ -333,10 +341,9 @@ pub async fn version(State(state): State<AppState>, path: RawPathParams) -> Resp
 pub async fn diff(State(state): State<AppState>, path: RawPathParams, RawQuery(query): RawQuery) -> Response {
     let raw = PathParams::from_raw(&path).get("subject");
     let params = Params::parse(query.as_deref());
-    let (Some(from), Some(to)) = (
-        params.get("from").and_then(|v| v.parse::<i32>().ok()),
-        params.get("to").and_then(|v| v.parse::<i32>().ok()),
-    ) else {
+    let (Some(from), Some(to)) =
+        (params.get("from").and_then(|v| v.parse::<i32>().ok()), params.get("to").and_then(|v| v.parse::<i32>().ok()))
+    else {
         return failure(&RegistryError::new(ErrorCode::Unprocessable, "Choose two versions: ?from=N&to=M"));
     };
     let comparison = match state.registry.compare(&raw, from, to).await {
@@ -410,14 +417,19 @@ pub async fn playground_check(State(state): State<AppState>, caller: Caller, bod
         state.registry.check_compatibility(subject.trim(), None, request, false).await.map(|v| (v.level, v.problems))
     };
     let result = match &outcome {
-        Ok((level, findings)) if findings.is_empty() => html! { p { span.ok { "Compatible" } " at " (level.as_str()) } },
+        Ok((level, findings)) if findings.is_empty() => {
+            html! { p { span.ok { "Compatible" } " at " (level.as_str()) } }
+        }
         Ok((level, findings)) => html! {
             p { span.bad { (findings.len()) " finding(s)" } " at " (level.as_str()) }
             @for f in findings { (render::finding(f)) }
         },
         Err(e) => html! { p.bad { (e.to_string()) } },
     };
-    page("Playground", &html! { h1 { "Compatibility playground" } (result) (playground_form(&kind, &level, &subject, &old, &new)) })
+    page(
+        "Playground",
+        &html! { h1 { "Compatibility playground" } (result) (playground_form(&kind, &level, &subject, &old, &new)) },
+    )
 }
 
 /// `GET /ui/environments`: what runs where, and whether each service's latest version may go there.
@@ -487,7 +499,11 @@ pub async fn search(State(state): State<AppState>, caller: Caller, RawQuery(quer
     let hits = if q.is_empty() {
         Ok(Vec::new())
     } else {
-        state.registry.search(&q, 500).await.map(|hits| hits.into_iter().filter(|h| access.allows(Role::Read, &h.subject)).collect())
+        state
+            .registry
+            .search(&q, 500)
+            .await
+            .map(|hits| hits.into_iter().filter(|h| access.allows(Role::Read, &h.subject)).collect())
     };
     let hits: Vec<crate::service::SearchHit> = match hits {
         Ok(hits) => hits,
@@ -526,12 +542,20 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Box<Response>> {
         .map(|o| o.split("://").nth(1).unwrap_or(o).split('/').next().unwrap_or_default().to_owned());
     match origin {
         Some(origin) if !host.is_empty() && origin == host => Ok(()),
-        _ => Err(Box::new(failure(&RegistryError::new(ErrorCode::Forbidden, "Cross-origin form submissions are refused")))),
+        _ => Err(Box::new(failure(&RegistryError::new(
+            ErrorCode::Forbidden,
+            "Cross-origin form submissions are refused",
+        )))),
     }
 }
 
 /// `POST /ui/subjects/{subject}/config` (admin): sets the level, then back to the subject.
-pub async fn set_level(State(state): State<AppState>, path: RawPathParams, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn set_level(
+    State(state): State<AppState>,
+    path: RawPathParams,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(refused) = same_origin(&headers) {
         return *refused;
     }

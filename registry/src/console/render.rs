@@ -40,7 +40,8 @@ pub fn highlight_line(schema_type: SchemaType, line: &str) -> Markup {
             i = (i + 1).min(chars.len());
             let text: String = chars[start..i].iter().collect();
             let rest: String = chars[i..].iter().collect();
-            let class = if schema_type != SchemaType::Protobuf && rest.trim_start().starts_with(':') { "k" } else { "s" };
+            let class =
+                if schema_type != SchemaType::Protobuf && rest.trim_start().starts_with(':') { "k" } else { "s" };
             spans.push((class, text));
         } else if schema_type == SchemaType::Protobuf && c == '/' && chars.get(i + 1) == Some(&'/') {
             spans.push(("c", chars[i..].iter().collect()));
@@ -196,7 +197,8 @@ pub fn side_by_side(schema_type: SchemaType, old: &str, new: &str, findings: &[I
 
 /// Milliseconds since the epoch as `2026-12-05 04:50 UTC`.
 pub fn date(millis: i64) -> String {
-    jiff::Timestamp::from_millisecond(millis).map_or_else(|_| "?".into(), |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+    jiff::Timestamp::from_millisecond(millis)
+        .map_or_else(|_| "?".into(), |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 #[cfg(test)]
@@ -220,9 +222,12 @@ mod tests {
     #[test]
     fn highlighting_escapes_and_classifies() {
         let html = highlight_line(SchemaType::Avro, r#"  "name": "<script>", "size": 16, "x": true"#).into_string();
-        assert!(html.contains("<span class=\"k\">\"name\"</span>"), "{html}");
+        assert!(html.contains("<span class=\"k\">&quot;name&quot;</span>"), "{html}");
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
-        assert!(html.contains("<span class=\"n\">16</span>") && html.contains("<span class=\"w\">true</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"n\">16</span>") && html.contains("<span class=\"w\">true</span>"),
+            "{html}"
+        );
         let proto = highlight_line(SchemaType::Protobuf, "  repeated string tags = 3; // note").into_string();
         assert!(proto.contains("<span class=\"w\">repeated</span>") && proto.contains("<span class=\"c\">"), "{proto}");
     }

@@ -10,6 +10,7 @@ mod compatibility;
 mod contracts;
 mod deploy;
 pub mod error;
+pub mod limits;
 mod root;
 mod schemas;
 mod settings;
@@ -57,6 +58,8 @@ pub struct App {
     pub registry: Registry,
     /// `None`: no authentication configured, every caller may do everything.
     pub auth: Option<auth::AuthState>,
+    /// What one request may cost.
+    pub limits: crate::settings::Limits,
     /// Whether `/metrics` is served here (not on its own `--metrics-listen` listener).
     pub metrics_on_main: bool,
 }
@@ -160,17 +163,23 @@ routes! {
 /// The application: routing, Confluent's transport rules, request ids and logs.
 /// Call `oneshot` on it in tests; serve it with [`crate::server::run`].
 pub fn app(state: AppState) -> Router {
+    let limits = state.limits.clone();
     let api = api_routes()
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(route_not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(log_request))
         .with_state(state.clone());
+    let request_limits =
+        limits::RequestLimits { max_body_bytes: limits.max_body_bytes, timeout: limits.request_timeout };
     // Path rewriting and trailing-slash trimming must happen before routing,
     // so they wrap the routed service instead of being router layers.
     let front = tower::ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(SetRequestIdLayer::x_request_id(CounterRequestId::new()))
         .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits.max_concurrent_requests))
+        .layer(middleware::from_fn_with_state(request_limits, limits::limit))
         .layer(NormalizePathLayer::trim_trailing_slash())
         .layer(middleware::from_fn(transport))
         .service(api);
@@ -201,6 +210,8 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
     // A traced request takes the full stack, which builds its span.
     let plain = hot.state.auth.is_none()
         && request.uri().query().is_none()
+        && !request.headers().contains_key(header::CONTENT_LENGTH)
+        && !request.headers().contains_key(header::TRANSFER_ENCODING)
         && !request.headers().contains_key(header::CONTENT_TYPE)
         && !request.headers().contains_key(TRACEPARENT)
         && !crate::telemetry::tracing_enabled();
@@ -287,12 +298,25 @@ async fn route_not_found() -> RegistryError {
 
 /// Turns axum's own 405 into Confluent's envelope.
 fn json_framework_errors(response: Response) -> Response {
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && response.headers().get(header::CONTENT_TYPE).is_none_or(|ct| ct != MEDIA_TYPE)
-    {
-        return RegistryError::new(ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed").into_response();
+    // axum's own answers (rejections of extractors, its 405) are plain text.
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|ct| ct.to_str().unwrap_or_default().starts_with("text/plain"));
+    if !plain {
+        return response;
     }
-    response
+    let (code, message) = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "HTTP 405 Method Not Allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "The request body is too large (limits.max_body_bytes)")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, "HTTP 415 Unsupported Media Type"),
+        StatusCode::BAD_REQUEST => (ErrorCode::BadRequest, "HTTP 400 Bad Request"),
+        StatusCode::UNPROCESSABLE_ENTITY => (ErrorCode::Unprocessable, "HTTP 422 Unprocessable Entity"),
+        _ => return response,
+    };
+    RegistryError::new(code, message).into_response()
 }
 
 /// Confluent's transport rules, before routing: a body in a media type it

@@ -111,8 +111,9 @@ impl Registry {
         level: CompatibilityLevel,
     ) -> Result<Vec<Incompatibility>> {
         let parse = |what: &str, text: &str| {
-            stele_compat::parse(schema_type, text, &[], false)
-                .map_err(|e| RegistryError::invalid_schema(format!("the {what} schema is not valid {schema_type}: {e}")))
+            stele_compat::parse(schema_type, text, &[], false).map_err(|e| {
+                RegistryError::invalid_schema(format!("the {what} schema is not valid {schema_type}: {e}"))
+            })
         };
         Ok(stele_compat::level::check_pair(level, &parse("new", new)?, &parse("old", old)?))
     }
@@ -129,8 +130,10 @@ impl Registry {
         let mut hits = Vec::new();
         for version in latest.into_values() {
             let record = self.record_of(&version).await?;
-            let matches: Vec<String> =
-                names(record.schema_type, &record.schema).into_iter().filter(|n| n.to_lowercase().contains(&term)).collect();
+            let matches: Vec<String> = names(record.schema_type, &record.schema)
+                .into_iter()
+                .filter(|n| n.to_lowercase().contains(&term))
+                .collect();
             if !matches.is_empty() {
                 hits.push(SearchHit {
                     subject: version.subject.clone(),
@@ -165,7 +168,8 @@ mod tests {
         for expected in ["record Order", "field amount", "record Line", "field sku"] {
             assert!(found.contains(&expected.to_owned()), "{found:?}");
         }
-        let proto = "syntax = \"proto3\";\nmessage Order {\n  string id = 1;\n  repeated Line lines = 2 [packed = true];\n}\n";
+        let proto =
+            "syntax = \"proto3\";\nmessage Order {\n  string id = 1;\n  repeated Line lines = 2 [packed = true];\n}\n";
         let found = names(SchemaType::Protobuf, proto);
         assert!(found.contains(&"message Order".to_owned()) && found.contains(&"field id".to_owned()), "{found:?}");
         let json = r#"{"type":"object","properties":{"amount":{"type":"number"}}}"#;

@@ -131,6 +131,7 @@ impl Registry {
             .clone()
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| RegistryError::invalid_schema("Empty schema"))?;
+        self.check_schema_size(&text)?;
         let (resolved, references) = self.resolve_references(&subject, &request.references, false).await?;
         let parsed = stele_compat::parse(schema_type, &text, &resolved, false).map_err(|e| {
             RegistryError::invalid_schema(format!("Invalid contract schema of consumer '{consumer}': {e}"))

@@ -44,26 +44,53 @@ use cache::Cache;
 pub use browse::{Comparison, SearchHit};
 pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
+pub use deploy::{
+    CanIDeploy, EnvironmentView, MatrixRow, PublishedSchema, ServiceVersionRequest, ServiceVersionView, ServiceView,
+    Verdict,
+};
 pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};
 pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
-pub use deploy::{
-    CanIDeploy, EnvironmentView, MatrixRow, PublishedSchema, ServiceVersionRequest, ServiceVersionView, ServiceView, Verdict,
-};
 pub use webhooks::{CreatedWebhook, Event, EventKind, WebhookRequest};
 
 /// The scope of the settings above every context.
 pub const GLOBAL_SCOPE: &str = ":.__GLOBAL:";
 
-/// Key of the idempotent re-registration cache: everything that decides the answer.
+/// Key of the idempotent re-registration cache: the subject and a SHA-256
+/// digest of everything in the request that decides the answer (type, text,
+/// references, metadata, rule set, normalize), so an entry costs the same
+/// whatever the schema's size, and the answer is found before any parsing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ReregisterKey {
     subject: String,
-    schema_type: Option<String>,
-    schema: String,
-    references: String,
-    metadata: String,
-    rule_set: String,
-    normalize: bool,
+    request: [u8; 32],
+}
+
+impl ReregisterKey {
+    fn of(subject: String, request: &RegisterRequest, normalize: bool) -> ReregisterKey {
+        use sha2::{Digest, Sha256};
+        let mut digest = Sha256::new();
+        // Each part is length-prefixed, so no two requests share a digest input.
+        let mut part = |bytes: &[u8]| {
+            digest.update((bytes.len() as u64).to_le_bytes());
+            digest.update(bytes);
+        };
+        part(request.schema_type.as_deref().unwrap_or("\u{0}").as_bytes());
+        part(request.schema.as_deref().unwrap_or_default().as_bytes());
+        part(serde_json::to_string(&request.references).unwrap_or_default().as_bytes());
+        part(request.metadata.as_ref().map(ToString::to_string).unwrap_or_default().as_bytes());
+        part(request.rule_set.as_ref().map(ToString::to_string).unwrap_or_default().as_bytes());
+        part(&[u8::from(normalize)]);
+        ReregisterKey { subject, request: digest.finalize().into() }
+    }
+}
+
+/// The reference graph of one schema, resolved once per node: its size and
+/// depth are bounded by the limits, and each subject version is read once.
+struct ReferenceBudget {
+    nodes: usize,
+    max_nodes: usize,
+    max_depth: usize,
+    records: std::collections::HashMap<(String, i32), (i32, Arc<SchemaRecord>)>,
 }
 
 pub struct Registry {
@@ -85,6 +112,8 @@ pub struct Registry {
     /// by every write other than a new version, here and on every replica.
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
+    /// What one request may cost.
+    limits: crate::settings::Limits,
     /// Events on their way to webhook subscribers.
     webhooks: webhooks::Dispatcher,
     /// Audit records on their way to storage.
@@ -106,7 +135,26 @@ impl Registry {
             modes: Cache::new("modes"),
             webhooks: webhooks::Dispatcher::new(),
             audit: audit::AuditLog::new(),
+            limits: crate::settings::Limits::default(),
         }
+    }
+
+    /// Sets what one request may cost (schema size, references).
+    pub fn with_limits(mut self, limits: crate::settings::Limits) -> Registry {
+        self.limits = limits;
+        self
+    }
+
+    /// A schema's text within `limits.max_schema_bytes` (422, 42201).
+    fn check_schema_size(&self, text: &str) -> Result<()> {
+        if text.len() > self.limits.max_schema_bytes {
+            return Err(RegistryError::invalid_schema(format!(
+                "Schema is too large: {} bytes, the limit is {} (limits.max_schema_bytes)",
+                text.len(),
+                self.limits.max_schema_bytes
+            )));
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -119,15 +167,7 @@ impl Registry {
         self.records.report(|(context, _), record| context.len() + 8 + record_bytes(record));
         // A parsed schema's footprint is not measured; its canonical text is a proxy.
         self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
-        self.reregister.report(|key, _| {
-            key.subject.len()
-                + key.schema.len()
-                + key.references.len()
-                + key.metadata.len()
-                + key.rule_set.len()
-                + key.schema_type.as_ref().map_or(0, String::len)
-                + 12
-        });
+        self.reregister.report(|key, _| key.subject.len() + key.request.len() + 12);
         self.id_bodies.report(|context, bodies| {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
         });
@@ -258,40 +298,74 @@ impl Registry {
         references: &[Reference],
         allow_deleted: bool,
     ) -> Result<(Vec<ResolvedReference>, Vec<Reference>)> {
+        let mut budget = ReferenceBudget {
+            nodes: 0,
+            max_nodes: self.limits.max_references,
+            max_depth: self.limits.max_reference_depth,
+            records: std::collections::HashMap::new(),
+        };
+        self.resolve_within(subject, references, allow_deleted, &mut budget, 0).await
+    }
+
+    async fn resolve_within(
+        &self,
+        subject: &Subject,
+        references: &[Reference],
+        allow_deleted: bool,
+        budget: &mut ReferenceBudget,
+        depth: usize,
+    ) -> Result<(Vec<ResolvedReference>, Vec<Reference>)> {
+        if !references.is_empty() && depth >= budget.max_depth {
+            return Err(RegistryError::invalid_schema(format!(
+                "References nest deeper than {} levels (limits.max_reference_depth)",
+                budget.max_depth
+            )));
+        }
         let mut resolved = Vec::with_capacity(references.len());
         let mut rewritten = Vec::with_capacity(references.len());
         for reference in references {
-            let target = Self::qualify_reference(subject, &reference.subject);
-            let versions = self.store.versions_list(&target).await?;
-            let found = if reference.version == -1 {
-                versions.iter().rev().find(|v| !v.deleted)
-            } else {
-                versions.iter().find(|v| v.version == reference.version && (allow_deleted || !v.deleted))
-            };
-            let Some(version) = found else {
+            budget.nodes += 1;
+            if budget.nodes > budget.max_nodes {
                 return Err(RegistryError::invalid_schema(format!(
-                    "Invalid reference {}: subject '{}' has no version {}",
-                    reference.name, reference.subject, reference.version
+                    "The schema's references reach more than {} schemas, counting each path through shared \
+                     references (limits.max_references)",
+                    budget.max_nodes
                 )));
+            }
+            let target = Self::qualify_reference(subject, &reference.subject);
+            let key = (target.qualified(), reference.version);
+            let (version, record) = if let Some(found) = budget.records.get(&key) {
+                found.clone()
+            } else {
+                let versions = self.store.versions_list(&target).await?;
+                let found = if reference.version == -1 {
+                    versions.iter().rev().find(|v| !v.deleted)
+                } else {
+                    versions.iter().find(|v| v.version == reference.version && (allow_deleted || !v.deleted))
+                };
+                let Some(version) = found else {
+                    return Err(RegistryError::invalid_schema(format!(
+                        "Invalid reference {}: subject '{}' has no version {}",
+                        reference.name, reference.subject, reference.version
+                    )));
+                };
+                let record = self.record_of(version).await?;
+                budget.records.insert(key, (version.version, Arc::clone(&record)));
+                (version.version, record)
             };
-            let record = self.record_of(version).await?;
-            let (children, _) = Box::pin(self.resolve_references(&target, &record.references, true)).await?;
+            let (children, _) =
+                Box::pin(self.resolve_within(&target, &record.references, true, budget, depth + 1)).await?;
             resolved.push(ResolvedReference {
                 name: reference.name.clone(),
                 schema_type: record.schema_type,
                 schema: record.schema.clone(),
                 references: children,
             });
-            rewritten.push(Reference {
-                name: reference.name.clone(),
-                subject: reference.subject.clone(),
-                version: version.version,
-            });
+            rewritten.push(Reference { name: reference.name.clone(), subject: reference.subject.clone(), version });
         }
         Ok((resolved, rewritten))
     }
 
-    /// A reference's subject, qualified relative to the referrer's context.
     fn qualify_reference(referrer: &Subject, reference_subject: &str) -> Subject {
         let parsed = Subject::parse(reference_subject);
         if reference_subject.starts_with(":.") || referrer.is_default_context() {

@@ -250,6 +250,7 @@ impl Registry {
                 _ => return Err(RegistryError::invalid_schema("Empty schema")),
             }
         }
+        self.check_schema_size(&text)?;
         let (resolved, references) = self.resolve_references(subject, &references, false).await?;
         let parsed = stele_compat::parse(schema_type, &text, &resolved, normalize).map_err(|error| {
             RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string()))
@@ -359,15 +360,8 @@ impl Registry {
         // Jackson's default for an absent id is -1: a negative id is no id.
         request.id = request.id.filter(|id| *id >= 0);
         let subject = Subject::parse_for_write(&self.resolve_alias(raw_subject).await?)?;
-        let cache_key = (request.id.is_none() && request.version.is_none()).then(|| ReregisterKey {
-            subject: subject.qualified(),
-            schema_type: request.schema_type.clone(),
-            schema: request.schema.clone().unwrap_or_default(),
-            references: serde_json::to_string(&request.references).unwrap_or_default(),
-            metadata: request.metadata.as_ref().map(ToString::to_string).unwrap_or_default(),
-            rule_set: request.rule_set.as_ref().map(ToString::to_string).unwrap_or_default(),
-            normalize: normalize_param,
-        });
+        let cache_key = (request.id.is_none() && request.version.is_none())
+            .then(|| ReregisterKey::of(subject.qualified(), &request, normalize_param));
         if let Some(key) = &cache_key
             && request.metadata.is_none()
             && let Some((id, version)) = self.reregister.get(key)

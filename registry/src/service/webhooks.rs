@@ -1,5 +1,5 @@
 //! Webhooks: `schema.registered`, `contract.published`, `contract.broken` and
-//! `deployment.recorded`, POSTed to subscribers whose subject pattern matches.
+//! `deployment.recorded`, sent (HTTP POST) to subscribers whose subject pattern matches.
 //!
 //! A write calls [`Registry::emit`], which only puts the event on a bounded
 //! queue: a slow or failing receiver never slows a registration. A router task

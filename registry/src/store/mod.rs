@@ -12,11 +12,11 @@ mod sql;
 pub mod sqlite;
 pub mod webhooks;
 
-pub use sql::now_millis;
-pub use webhooks::WebhookStore;
 pub use audit::AuditStore;
 pub use browse::BrowseStore;
 pub use deploy::DeployStore;
+pub use sql::now_millis;
+pub use webhooks::WebhookStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -133,7 +133,10 @@ pub struct ContractRecord {
 }
 
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with passes a reference")]
-pub(crate) fn schema_type_name<S: serde::Serializer>(value: &SchemaType, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn schema_type_name<S: serde::Serializer>(
+    value: &SchemaType,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
     serializer.serialize_str(value.as_str())
 }
 

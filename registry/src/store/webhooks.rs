@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 
-/// A subscription: events matching `events` and `subject_pattern` are POSTed to `url`.
+/// A subscription: events matching `events` and `subject_pattern` are sent to `url`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookRecord {
