@@ -87,6 +87,16 @@ struct WithClient<T: Args> {
     opts: T,
 }
 
+/// An offline command's own options and its report format.
+#[derive(Args, Debug)]
+struct Offline<T: Args> {
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    opts: T,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the registry server (Confluent-compatible REST API).
@@ -102,7 +112,7 @@ enum Command {
     /// Check a schema file against a subject's rule in the registry (a dry run).
     Check(WithClient<commands::check::CheckOpts>),
     /// Compare two schema files offline, with no registry.
-    Diff(WithClient<commands::diff::DiffOpts>),
+    Diff(Offline<commands::diff::DiffOpts>),
     /// Show or set the compatibility level, globally or of a subject.
     Config(WithClient<commands::registry::ConfigOpts>),
     /// Show or set the mode, globally or of a subject.
@@ -161,7 +171,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Mode(c) => done(commands::registry::mode(&c.client.client()?, &c.opts)),
         Command::Delete(c) => done(commands::registry::delete(&c.client.client()?, &c.opts)),
         Command::Check(c) => report(vec![commands::check::run(&c.client.client()?, &c.opts)?], c.client.format),
-        Command::Diff(c) => report(vec![commands::diff::run(&c.opts)?], c.client.format),
+        Command::Diff(c) => report(vec![commands::diff::run(&c.opts)?], c.format),
         Command::Publish(c) => done(commands::contracts::publish(&c.client.client()?, &c.opts)),
         Command::Verify(c) => report(commands::contracts::verify(&c.client.client()?, &c.opts)?, c.client.format),
         Command::Environment(c) => done(commands::deploy::environment(&c.client.client()?, &c.opts)),

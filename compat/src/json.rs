@@ -7,7 +7,9 @@
 //! together and names each difference with Confluent's difference type; a type
 //! outside the compatible set makes the pair incompatible.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -245,7 +247,8 @@ pub fn check_with_policy(
     reader_role: Role,
     policy: Policy,
 ) -> Vec<Incompatibility> {
-    let mut diff = Diff { original: writer, update: reader, found: Vec::new(), visiting: BTreeSet::new() };
+    let mut diff =
+        Diff { original: writer, update: reader, found: Vec::new(), visiting: BTreeSet::new(), pairs: Rc::default() };
     diff.compare("#", &writer.value, &reader.value, 0);
     let mut seen = BTreeSet::new();
     diff.found
@@ -296,6 +299,11 @@ struct Diff<'a> {
     found: Vec<(&'static str, String)>,
     /// Pairs of schemas being compared further up: a recursive schema met again counts as equal.
     visiting: BTreeSet<(String, String)>,
+    /// Whether a pair of subschemas (by address) was found compatible, shared by
+    /// every comparison of one check: nested `oneOf`/`anyOf` match each pair of
+    /// branches once, so the work is polynomial in the schemas' size, not
+    /// exponential in their nesting.
+    pairs: Rc<RefCell<HashMap<(usize, usize), bool>>>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -359,7 +367,9 @@ impl<'a> Diff<'a> {
         }
         let original = Self::resolve(self.original, original);
         let update = Self::resolve(self.update, update);
-        if original == update {
+        // Equal text is an equal schema only when no `$ref` inside points into
+        // the two (different) documents.
+        if original == update && !has_ref(original) {
             return;
         }
         let key = (original.to_string(), update.to_string());
@@ -414,8 +424,13 @@ impl<'a> Diff<'a> {
         self.compare_array(path, o, u, depth);
         if let (Some(on), Some(un)) = (o.get("not"), u.get("not")) {
             // `not` reverses the direction.
-            let mut inner =
-                Diff { original: self.update, update: self.original, found: Vec::new(), visiting: BTreeSet::new() };
+            let mut inner = Diff {
+                original: self.update,
+                update: self.original,
+                found: Vec::new(),
+                visiting: BTreeSet::new(),
+                pairs: Rc::clone(&self.pairs),
+            };
             inner.compare(&format!("{path}/not"), un, on, depth + 1);
             if inner.found.iter().any(|(rule, _)| !is_compatible(rule)) {
                 self.report("NOT_TYPE_EXTENDED", path);
@@ -608,6 +623,7 @@ impl<'a> Diff<'a> {
                         update: self.update,
                         found: Vec::new(),
                         visiting: BTreeSet::new(),
+                        pairs: Rc::clone(&self.pairs),
                     };
                     inner.compare(&child, &old, &new, depth + 1);
                     self.found.extend(inner.found);
@@ -619,16 +635,26 @@ impl<'a> Diff<'a> {
 
     /// Whether a partially-open content model's schema `cover` accepts what `original` accepted.
     fn covers(&mut self, cover: &'a Value, original: &'a Value, depth: usize) -> bool {
-        let mut inner =
-            Diff { original: self.original, update: self.update, found: Vec::new(), visiting: BTreeSet::new() };
+        let mut inner = Diff {
+            original: self.original,
+            update: self.update,
+            found: Vec::new(),
+            visiting: BTreeSet::new(),
+            pairs: Rc::clone(&self.pairs),
+        };
         inner.compare("#", original, cover, depth + 1);
         inner.found.iter().all(|(rule, _)| is_compatible(rule))
     }
 
     /// Whether a new property's schema accepts what the old partially-open model allowed for it.
     fn covers_update(&mut self, cover: &'a Value, update: &'a Value, depth: usize) -> bool {
-        let mut inner =
-            Diff { original: self.original, update: self.update, found: Vec::new(), visiting: BTreeSet::new() };
+        let mut inner = Diff {
+            original: self.original,
+            update: self.update,
+            found: Vec::new(),
+            visiting: BTreeSet::new(),
+            pairs: Rc::clone(&self.pairs),
+        };
         inner.compare("#", cover, update, depth + 1);
         inner.found.iter().all(|(rule, _)| is_compatible(rule))
     }
@@ -715,14 +741,21 @@ impl<'a> Diff<'a> {
                     let matched = large.iter().enumerate().find(|(j, b)| {
                         !used[*j] && {
                             let (orig, upd) = if small_is_original { (a, *b) } else { (*b, a) };
-                            let mut inner = Diff {
-                                original: self.original,
-                                update: self.update,
-                                found: Vec::new(),
-                                visiting: BTreeSet::new(),
-                            };
-                            inner.compare(&child, orig, upd, depth + 1);
-                            inner.found.iter().all(|(rule, _)| is_compatible(rule))
+                            let key = (std::ptr::from_ref(orig) as usize, std::ptr::from_ref(upd) as usize);
+                            let known = self.pairs.borrow().get(&key).copied();
+                            known.unwrap_or_else(|| {
+                                let mut inner = Diff {
+                                    original: self.original,
+                                    update: self.update,
+                                    found: Vec::new(),
+                                    visiting: BTreeSet::new(),
+                                    pairs: Rc::clone(&self.pairs),
+                                };
+                                inner.compare(&child, orig, upd, depth + 1);
+                                let compatible = inner.found.iter().all(|(rule, _)| is_compatible(rule));
+                                self.pairs.borrow_mut().insert(key, compatible);
+                                compatible
+                            })
                         }
                     });
                     if let Some((j, _)) = matched {
@@ -736,14 +769,21 @@ impl<'a> Diff<'a> {
             (None, Some((uk, ub))) if uk != "allOf" => {
                 // A plain schema may become a sum type with a branch that accepts it.
                 let compatible = ub.iter().any(|b| {
-                    let mut inner = Diff {
-                        original: self.original,
-                        update: self.update,
-                        found: Vec::new(),
-                        visiting: BTreeSet::new(),
-                    };
-                    inner.compare_resolved(path, original, b, depth + 1);
-                    inner.found.iter().all(|(rule, _)| is_compatible(rule))
+                    let key = (std::ptr::from_ref(original) as usize, std::ptr::from_ref(b) as usize);
+                    let known = self.pairs.borrow().get(&key).copied();
+                    known.unwrap_or_else(|| {
+                        let mut inner = Diff {
+                            original: self.original,
+                            update: self.update,
+                            found: Vec::new(),
+                            visiting: BTreeSet::new(),
+                            pairs: Rc::clone(&self.pairs),
+                        };
+                        inner.compare_resolved(path, original, b, depth + 1);
+                        let compatible = inner.found.iter().all(|(rule, _)| is_compatible(rule));
+                        self.pairs.borrow_mut().insert(key, compatible);
+                        compatible
+                    })
                 });
                 if !compatible {
                     self.report("COMBINED_TYPE_SUBSCHEMAS_CHANGED", path);
@@ -757,6 +797,15 @@ impl<'a> Diff<'a> {
             }
             (None, None) => {}
         }
+    }
+}
+
+/// Whether a schema has a `$ref` anywhere inside.
+fn has_ref(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.contains_key("$ref") || map.values().any(has_ref),
+        Value::Array(items) => items.iter().any(has_ref),
+        _ => false,
     }
 }
 

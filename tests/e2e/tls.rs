@@ -154,7 +154,11 @@ fn clients_speak_https_and_mtls_and_certificates_reload_without_a_restart() {
 #[test]
 fn sighup_reloads_the_certificate() {
     let ca = Authority::new("stele test CA");
-    let (server, url, _) = https_server(&ca, 3600);
+    let (server, url, ca_file) = https_server(&ca, 3600);
+    // The first certificate is served (the server has read its files) before they are replaced.
+    let (code, out) =
+        stele(&["subjects", "--registry", &url, "--token", CI_TOKEN, "--ca-cert", &ca_file.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
     let other = Authority::new("the next CA");
     let other_file = other.write(&server.dir.path().join("other-ca.pem")).display().to_string();
     other.issue(server.dir.path(), "server", "stele", &["127.0.0.1", "localhost"]);

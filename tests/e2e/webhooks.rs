@@ -2,7 +2,8 @@
 //! HMAC signature of every delivery, one fails twice before it accepts (and is
 //! retried with backoff), one takes ten seconds to answer (and a registration
 //! does not wait for it), one subscribes to another subject pattern (and gets
-//! nothing).
+//! nothing). On both backends; and two replicas on one PostgreSQL send each
+//! delivery once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -109,20 +110,35 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn deliveries_are_signed_retried_and_never_slow_a_registration() {
-    let (addr, received) = receiver();
+/// A server on `database` (a fresh `SQLite` one when `None`) that retries after 200 ms, 400 ms...
+fn start(database: Option<&str>) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = format!("sqlite://{}", dir.path().join("stele.db").display());
-    let server = Server::start_with_env(
+    let database =
+        database.map_or_else(|| format!("sqlite://{}", dir.path().join("stele.db").display()), str::to_owned);
+    Server::start_with_env(
         dir,
         &["--database", &database],
         &[("STELE_WEBHOOK_BACKOFF_MS", "200"), ("STELE_WEBHOOK_MAX_ATTEMPTS", "5")],
-    );
-    let ok = subscribe(&server, &format!("http://{addr}/ok"), "orders-*", "secret-ok-1");
-    let flaky = subscribe(&server, &format!("http://{addr}/flaky"), "orders-*", "secret-flaky");
-    subscribe(&server, &format!("http://{addr}/slow"), "*", "secret-slow");
-    let other = subscribe(&server, &format!("http://{addr}/other"), "payments-*", "secret-other");
+    )
+}
+
+#[test]
+fn deliveries_are_signed_retried_and_never_slow_a_registration_on_sqlite() {
+    deliveries_are_signed_retried_and_never_slow_a_registration(&start(None));
+}
+
+#[test]
+fn deliveries_are_signed_retried_and_never_slow_a_registration_on_postgres() {
+    let Some(database) = stele_tests::postgres::fresh_database() else { return };
+    deliveries_are_signed_retried_and_never_slow_a_registration(&start(Some(&database)));
+}
+
+fn deliveries_are_signed_retried_and_never_slow_a_registration(server: &Server) {
+    let (addr, received) = receiver();
+    let ok = subscribe(server, &format!("http://{addr}/ok"), "orders-*", "secret-ok-1");
+    let flaky = subscribe(server, &format!("http://{addr}/flaky"), "orders-*", "secret-flaky");
+    subscribe(server, &format!("http://{addr}/slow"), "*", "secret-slow");
+    let other = subscribe(server, &format!("http://{addr}/other"), "payments-*", "secret-other");
 
     let schema = json!({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}).to_string();
     let started = Instant::now();
@@ -190,4 +206,40 @@ fn deliveries_are_signed_retried_and_never_slow_a_registration() {
     assert_eq!(deleted.status, 200);
     let gone = http::json(server.addr, "GET", &format!("/stele/v1/webhooks/{other}"), None);
     assert_eq!((gone.status, gone.json()["error_code"].clone()), (404, json!(40475)));
+}
+
+#[test]
+fn two_replicas_on_one_postgres_send_each_delivery_once() {
+    let Some(database) = stele_tests::postgres::fresh_database() else { return };
+    let (addr, received) = receiver();
+    let (a, b) = (start(Some(&database)), start(Some(&database)));
+    let hook = subscribe(&a, &format!("http://{addr}/ok"), "orders-*", "secret-replicas");
+
+    // Events enter through both replicas; both deliverers claim from the one table.
+    let schema = json!({"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}).to_string();
+    let count = 20;
+    for i in 0..count {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let path = format!("/subjects/orders-{i}-value/versions");
+        let registered = http::json(server.addr, "POST", &path, Some(&json!({"schema": schema})));
+        assert_eq!(registered.status, 200, "{}", registered.body);
+    }
+    let mut log = Value::Null;
+    wait_for("every delivery delivered", || {
+        log = http::json(b.addr, "GET", &format!("/stele/v1/webhooks/{hook}/deliveries"), None).json();
+        log.as_array().is_some_and(|l| l.len() == count && l.iter().all(|d| d["status"] == "delivered"))
+    });
+    assert!(log.as_array().expect("a list").iter().all(|d| d["attempts"] == 1), "{log}");
+
+    // A second send would have been a second request with the same delivery id.
+    std::thread::sleep(Duration::from_millis(1500));
+    let received = received.lock().expect("log");
+    let mut ids: Vec<&str> = received.iter().filter_map(|r| r.header("x-stele-delivery")).collect();
+    assert_eq!(ids.len(), count, "requests received");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "distinct deliveries");
+    for request in received.iter() {
+        assert_eq!(request.header("x-stele-signature-256"), Some(sign("secret-replicas", &request.body).as_str()));
+    }
 }

@@ -332,3 +332,27 @@ mod properties {
         }
     }
 }
+
+/// Thirty levels of `oneOf` whose two branches share one definition: written
+/// out, 2^30 paths. Each pair of subschemas is compared once, so the check
+/// ends (and finds the change at the bottom) instead of running for ages.
+#[test]
+fn nested_one_of_over_shared_definitions_is_checked_in_polynomial_time() {
+    const LEVELS: usize = 30;
+    let ladder = |leaf: &str| {
+        let mut definitions = serde_json::Map::new();
+        definitions.insert("L0".into(), json!({"type": leaf}));
+        for level in 1..=LEVELS {
+            let below = format!("#/definitions/L{}", level - 1);
+            definitions.insert(
+                format!("L{level}"),
+                json!({"oneOf": [{"$ref": below}, {"type": "object", "properties": {"x": {"$ref": below}}}]}),
+            );
+        }
+        json!({"definitions": definitions, "$ref": format!("#/definitions/L{LEVELS}")})
+    };
+    let same = backward(&ladder("string"), &ladder("string"));
+    assert_eq!(same, Vec::<String>::new());
+    let changed = backward(&ladder("string"), &ladder("integer"));
+    assert!(!changed.is_empty(), "the leaf's type changed");
+}

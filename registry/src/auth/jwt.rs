@@ -124,3 +124,71 @@ impl JwtVerifier {
         Ok(Principal { name: format!("jwt:{name}"), method: Method::Jwt, groups })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    use super::*;
+
+    /// An ES256 key pair, its JWKS (written to a file) and a verifier over it.
+    fn setup() -> (EncodingKey, JwtVerifier, tempfile::TempDir) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let point = key.public_key_raw();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let jwks = json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+            "x": b64(&point[1..33]), "y": b64(&point[33..65])
+        }]});
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, jwks.to_string()).expect("write");
+        let verifier = JwtVerifier::new(JwtSettings {
+            issuer: "https://idp.test/".into(),
+            audience: "stele".into(),
+            jwks: JwksSource::File(path),
+            principal_claim: "sub".into(),
+            groups_claim: "groups".into(),
+            refresh: Duration::from_mins(5),
+            leeway: Duration::from_secs(5),
+        })
+        .expect("verifier");
+        let encoding = EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).expect("encoding key");
+        (encoding, verifier, dir)
+    }
+
+    fn token(key: &EncodingKey, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("k1".into());
+        encode(&header, claims, key).expect("token")
+    }
+
+    #[tokio::test]
+    async fn tokens_are_verified_against_the_jwks_with_issuer_audience_and_expiry() {
+        let (key, verifier, _dir) = setup();
+        let now = crate::store::now_millis() / 1000;
+        let good = json!({"sub": "alice", "iss": "https://idp.test/", "aud": "stele", "exp": now + 300, "groups": ["platform"]});
+        let principal = verifier.verify(&token(&key, &good)).await.expect("valid");
+        assert_eq!(principal.name, "jwt:alice");
+        assert_eq!(principal.groups, vec!["group:platform"]);
+
+        for (what, claims) in [
+            ("expired", json!({"sub": "a", "iss": "https://idp.test/", "aud": "stele", "exp": now - 600})),
+            ("wrong issuer", json!({"sub": "a", "iss": "https://evil.test/", "aud": "stele", "exp": now + 300})),
+            ("wrong audience", json!({"sub": "a", "iss": "https://idp.test/", "aud": "other", "exp": now + 300})),
+            ("no expiry", json!({"sub": "a", "iss": "https://idp.test/", "aud": "stele"})),
+        ] {
+            assert!(verifier.verify(&token(&key, &claims)).await.is_err(), "{what} is refused");
+        }
+        // Another key, and HMAC signed with the public key's text: both refused.
+        let (stranger, _, _dir2) = setup();
+        assert!(verifier.verify(&token(&stranger, &good)).await.is_err(), "a foreign signature is refused");
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let forged = encode(&header, &good, &EncodingKey::from_secret(b"k1").expect("key")).expect("token");
+        let refused = verifier.verify(&forged).await.expect_err("HS256 is refused");
+        assert!(refused.0.contains("not accepted"), "{refused:?}");
+    }
+}

@@ -15,6 +15,7 @@
 //! convention), keyed with the webhook's secret.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -73,15 +74,22 @@ const IN_FLIGHT: usize = 8;
 const POLL: Duration = Duration::from_secs(1);
 
 /// Takes events from writes to the delivery tasks without waiting.
+///
+/// The channel is bounded so that a stalled router (a database that hangs)
+/// costs memory up to `QUEUE` events and then drops events, never blocking
+/// a write. The receiver waits in a mutex until [`Registry::start_webhooks`]
+/// takes it: once, for the one router task.
 pub struct Dispatcher {
     sender: mpsc::Sender<Event>,
     receiver: parking_lot::Mutex<Option<mpsc::Receiver<Event>>>,
+    /// Events dropped on a full queue since start, for the log.
+    dropped: AtomicU64,
 }
 
 impl Dispatcher {
     pub fn new() -> Dispatcher {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        Dispatcher { sender, receiver: parking_lot::Mutex::new(Some(receiver)) }
+        Dispatcher { sender, receiver: parking_lot::Mutex::new(Some(receiver)), dropped: AtomicU64::new(0) }
     }
 }
 
@@ -164,13 +172,36 @@ impl Registry {
     /// Queues an event for delivery; never blocks and never fails the caller.
     pub fn emit(&self, event: Event) {
         if let Err(error) = self.webhooks.sender.try_send(event) {
-            tracing::warn!(event = error.into_inner().kind.as_str(), "the webhook queue is full: an event was dropped");
+            // Logged on the first drop and every thousandth after, not once per event:
+            // a queue that is full stays full for a while.
+            let dropped = self.webhooks.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped == 1 || dropped.is_multiple_of(1000) {
+                tracing::warn!(
+                    event = error.into_inner().kind.as_str(),
+                    events.dropped = dropped,
+                    "the webhook queue is full: events are being dropped ({dropped} so far)"
+                );
+            }
         }
     }
 
     /// Starts the tasks that route events to webhooks and deliver them (once;
     /// later calls do nothing). Must run inside the async runtime.
     pub fn start_webhooks(&self, options: WebhookOptions) {
+        // Redirects are not followed: a 3xx is a failed attempt, as with GitHub's
+        // webhooks, rather than a signed body re-sent (or turned into a GET) elsewhere.
+        let http = match reqwest::Client::builder()
+            .timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("stele/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            Ok(http) => http,
+            Err(error) => {
+                tracing::error!(%error, "webhooks are off: no HTTP client");
+                return;
+            }
+        };
         let Some(mut events) = self.webhooks.receiver.lock().take() else { return };
         let store = Arc::clone(&self.store);
         let nudge = Arc::new(Notify::new());
@@ -184,13 +215,6 @@ impl Registry {
                 routed.notify_one();
             }
         });
-        let http = match reqwest::Client::builder().timeout(options.timeout).build() {
-            Ok(http) => http,
-            Err(error) => {
-                tracing::error!(%error, "webhooks are off: no HTTP client");
-                return;
-            }
-        };
         tokio::spawn(deliver_forever(store, http, options, nudge));
     }
 
@@ -306,7 +330,6 @@ async fn attempt(
     let sent = http
         .post(&webhook.url)
         .header("Content-Type", "application/json")
-        .header("User-Agent", concat!("stele/", env!("CARGO_PKG_VERSION")))
         .header("X-Stele-Event", &delivery.event)
         .header("X-Stele-Delivery", &delivery.id)
         .header("X-Stele-Signature-256", signature(&webhook.secret, delivery.payload.as_bytes()))
@@ -320,8 +343,7 @@ async fn attempt(
         Ok(response) => {
             (Some(i32::from(response.status().as_u16())), Some(format!("the receiver answered {}", response.status())))
         }
-        // The URL is the operator's; the error names the failure, never the secret.
-        Err(error) => (None, Some(if error.is_timeout() { "timed out".to_owned() } else { format!("{error}") })),
+        Err(error) => (None, Some(failure(error))),
     };
     let outcome = match &error {
         None => AttemptOutcome {
@@ -355,6 +377,27 @@ async fn attempt(
     if let Err(store_error) = store.delivery_record(&delivery.id, &outcome).await {
         tracing::warn!(%store_error, delivery.id = %delivery.id, "recording a webhook attempt failed; its lease will expire");
     }
+}
+
+/// Why a request got no answer, for the delivery log and the log: the cause
+/// chain without the URL (which may carry a token in its path or query) and,
+/// of course, without the secret, which no error holds.
+fn failure(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]
@@ -404,6 +447,26 @@ mod tests {
         };
         let waits: Vec<u64> = (1..=5).map(|a| backoff(&options, a).as_secs()).collect();
         assert_eq!(waits, vec![1, 2, 4, 5, 5]);
+    }
+
+    #[test]
+    fn a_webhook_debug_print_hides_its_secret() {
+        let printed = format!("{:?}", hook(&["schema.registered"], None));
+        assert!(printed.contains("<redacted>") && !printed.contains("secret-1"), "{printed}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_described_without_the_url() {
+        // A port nothing listens on: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let error = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/hooks/token-in-the-path?key=token-in-the-query"))
+            .send()
+            .await
+            .expect_err("nothing listens");
+        let text = failure(error);
+        assert!(!text.contains("token-in-the"), "{text}");
+        assert!(text.to_lowercase().contains("connect"), "names the cause: {text}");
     }
 
     #[test]

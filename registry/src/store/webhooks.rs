@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::Result;
 
 /// A subscription: events matching `events` and `subject_pattern` are sent to `url`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookRecord {
     pub id: String,
@@ -23,6 +23,20 @@ pub struct WebhookRecord {
     #[serde(skip)]
     pub secret: String,
     pub created_at: i64,
+}
+
+/// Written by hand so that the secret never reaches a log through `{:?}`.
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("subject_pattern", &self.subject_pattern)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// One event on its way to one webhook.
@@ -208,13 +222,17 @@ macro_rules! webhook_store {
 
                 #[tracing::instrument(name = "store.delivery_claim", skip_all, fields(db.system = DB_SYSTEM))]
                 async fn delivery_claim(&self, now: i64, lease_until: i64) -> Result<Option<(DeliveryRecord, WebhookRecord)>> {
+                    // On PostgreSQL, replicas claiming at once lock different rows (`SKIP
+                    // LOCKED`) instead of queueing on the most overdue one; SQLite has one
+                    // writer at a time (`BEGIN IMMEDIATE`), so there is nothing to skip.
+                    const SKIP_LOCKED: &str = if FOR_UPDATE.is_empty() { "" } else { " FOR UPDATE SKIP LOCKED" };
                     let mut tx = self.begin().await?;
-                    // The outer conditions repeat the inner ones: on PostgreSQL a concurrent
-                    // claim of the same row re-checks them after waiting, and then skips it.
+                    // The outer conditions repeat the inner ones, so that a row whose lease
+                    // another replica took in between is left alone whatever the isolation.
                     let claimed: Option<DeliveryRow> = sqlx::query_as(AssertSqlSafe(format!(
                         "UPDATE webhook_deliveries SET lease_until = $1 WHERE id = (SELECT id FROM webhook_deliveries \
                          WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-                         ORDER BY next_attempt_at LIMIT 1) AND status = 'pending' \
+                         ORDER BY next_attempt_at LIMIT 1{SKIP_LOCKED}) AND status = 'pending' \
                          AND (lease_until IS NULL OR lease_until < $2) RETURNING {DELIVERY_COLUMNS}"
                     )))
                     .bind(lease_until)
