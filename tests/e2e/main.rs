@@ -1,6 +1,7 @@
 //! Stele's end-to-end tests: one binary, the real `stele` process, real HTTP.
 
 mod auth;
+mod browser;
 mod buf;
 mod cli;
 mod clients;

@@ -28,13 +28,15 @@ type Caller = Option<axum::Extension<Arc<Access>>>;
 const CSS: &str = r"
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
 header{background:#1d2433;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
-header a{color:#cfd8ea;text-decoration:none}header a:hover{color:#fff}header b{font-size:1.15rem;color:#fff}
+header a{color:#dfe6f3;text-decoration:none;margin-right:1rem}header a:hover,header a:focus{color:#fff;text-decoration:underline}
+a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #2f6fd6;outline-offset:1px}
+@media (max-width:700px){main{padding:.6rem}table{display:block;overflow-x:auto}header{flex-wrap:wrap}}header b{font-size:1.15rem;color:#fff}
 main{padding:1rem 1.4rem;max-width:1400px}h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.6rem}
 table{border-collapse:collapse;background:#fff}td,th{border:1px solid #dde1e7;padding:.3rem .55rem;text-align:left;vertical-align:top}
-th{background:#eef1f5}.muted{color:#6b7385}.ok{color:#1f7a3a;font-weight:600}.bad{color:#b3261e;font-weight:600}
+th{background:#eef1f5}.muted{color:#555d6e}.ok{color:#1f7a3a;font-weight:600}.bad{color:#b3261e;font-weight:600}
 .pending{color:#9a6700;font-weight:600}code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85rem}
 table.code td,table.diff td{border:none;padding:0 .5rem;white-space:pre}table.code,table.diff{border:1px solid #dde1e7}
-td.ln{color:#9aa3b2;text-align:right;user-select:none}tr.del{background:#fdecea}tr.ins{background:#e8f5e9}
+td.ln{color:#5f6776;text-align:right;user-select:none}tr.del{background:#fdecea}tr.ins{background:#e8f5e9}
 .k{color:#0b5cad}.s{color:#8a3b00}.n{color:#6f42c1}.w{color:#b3261e;font-weight:600}.c{color:#6b7385;font-style:italic}
 .finding{white-space:normal;max-width:32rem;background:#fff8e1;border-left:3px solid #e0a800;padding:.2rem .5rem;margin:.2rem 0}
 form.inline{display:inline}input,select,textarea,button{font:inherit}textarea{width:100%;font-family:ui-monospace,monospace}
@@ -54,10 +56,12 @@ fn page(title: &str, body: &Markup) -> Response {
             body {
                 header {
                     b { "Stele" }
-                    a href="/ui/subjects" { "Subjects" }
-                    a href="/ui/search" { "Search" }
-                    a href="/ui/playground" { "Playground" }
-                    a href="/ui/environments" { "Environments" }
+                    nav aria-label="Console" {
+                        a href="/ui/subjects" { "Subjects" } " "
+                        a href="/ui/search" { "Search" } " "
+                        a href="/ui/playground" { "Playground" } " "
+                        a href="/ui/environments" { "Environments" }
+                    }
                 }
                 main { (*body) }
             }
@@ -144,22 +148,22 @@ pub async fn subjects(State(state): State<AppState>, caller: Caller, RawQuery(qu
                 (total) " readable subjects"
                 @for (kind, count) in &counts { " · " (kind) ": " (count) }
             }
-            form method="get" action="/ui/subjects" {
-                input name="q" value=(q) placeholder="name contains";
+            form method="get" action="/ui/subjects" role="search" {
+                label { "Name contains " input name="q" value=(q); }
                 " "
-                select name="format" {
+                label { "Format " select name="format" {
                     option value="" { "any format" }
                     @for kind in ["AVRO", "PROTOBUF", "JSON"] { option value=(kind) selected[format == kind] { (kind) } }
-                }
+                } }
                 " "
-                input name="context" value=(context) placeholder="context (e.g. .)";
+                label { "Context " input name="context" value=(context) placeholder="."; }
                 " "
-                select name="level" {
+                label { "Level " select name="level" {
                     option value="" { "any level" }
                     @for l in ["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"] {
                         option value=(l) selected[level == l] { (l) }
                     }
-                }
+                } }
                 " " button { "Filter" }
             }
             p.muted { (rows.len()) " shown" }
@@ -235,22 +239,19 @@ async fn subject_page(state: &AppState, access: &Access, raw: &str) -> Result<Re
             }
             @if can_admin {
                 form.inline method="post" action={(link) "/config"} {
-                    "Set the level: "
-                    select name="compatibility" {
+                    label { "Set the level: " select name="compatibility" {
                         @for l in ["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"] {
                             option value=(l) selected[level.as_str() == l] { (l) }
                         }
-                    }
+                    } }
                     " " button { "Save" }
                 }
             }
             h2 { "Versions" }
             @if versions.len() >= 2 {
                 form method="get" action={(link) "/diff"} {
-                    "Compare "
-                    select name="from" { @for v in &versions { option value=(v) selected[Some(v) == versions.iter().rev().nth(1)] { (v) } } }
-                    " with "
-                    select name="to" { @for v in &versions { option value=(v) selected[Some(v) == versions.last()] { (v) } } }
+                    label { "Compare version " select name="from" { @for v in &versions { option value=(v) selected[Some(v) == versions.iter().rev().nth(1)] { (v) } } } }
+                    label { " with version " select name="to" { @for v in &versions { option value=(v) selected[Some(v) == versions.last()] { (v) } } } }
                     " " button { "Diff" }
                 }
             }
@@ -264,7 +265,9 @@ async fn subject_page(state: &AppState, access: &Access, raw: &str) -> Result<Re
                         td { @for r in runs.get(v).into_iter().flatten() { span.badge { (r) } " " } }
                         @if can_write {
                             td { @if live.contains(v) {
-                                form.inline method="post" action={(link) "/versions/" (v) "/delete"} { button { "Soft-delete" } }
+                                form.inline method="post" action={(link) "/versions/" (v) "/delete"} {
+                                    button aria-label={"Soft-delete version " (v)} { "Soft-delete" }
+                                }
                             } }
                         }
                     }
@@ -371,17 +374,18 @@ fn playground_form(kind: &str, level: &str, subject: &str, old: &str, new: &str)
     html! {
         form method="post" action="/ui/playground" {
             p {
-                "Format " select name="schemaType" { @for k in ["AVRO", "PROTOBUF", "JSON"] { option value=(k) selected[kind == k] { (k) } } }
-                " level " select name="level" {
+                label { "Format " select name="schemaType" { @for k in ["AVRO", "PROTOBUF", "JSON"] { option value=(k) selected[kind == k] { (k) } } } }
+                label { " level " select name="level" {
                     @for l in ["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"] {
                         option value=(l) selected[level == l] { (l) }
                     }
-                }
+                } }
             }
-            p { "Against a subject in the registry: " input name="subject" value=(subject) placeholder="orders-value"; " or against this old schema:" }
-            textarea name="old" rows="8" placeholder="the old schema (used when no subject is given)" { (old) }
-            p { "The new schema:" }
-            textarea name="schema" rows="12" { (new) }
+            p { label { "Against a subject in the registry: " input name="subject" value=(subject) placeholder="orders-value"; } }
+            p { label for="old" { "Or against this old schema (used when no subject is given):" } }
+            textarea id="old" name="old" rows="8" { (old) }
+            p { label for="schema" { "The new schema:" } }
+            textarea id="schema" name="schema" rows="12" { (new) }
             p { button { "Check" } }
         }
     }
@@ -405,16 +409,11 @@ pub async fn playground_check(State(state): State<AppState>, caller: Caller, bod
     } else if !access(&caller).allows(Role::Read, &Subject::parse(subject.trim()).qualified()) {
         Err(RegistryError::new(ErrorCode::Forbidden, format!("User is denied operation Read on Subject: {subject}")))
     } else {
-        let request = crate::service::RegisterRequest {
-            schema: Some(new.clone()),
-            schema_type: Some(schema_type.as_str().to_owned()),
-            references: Vec::new(),
-            metadata: None,
-            rule_set: None,
-            id: None,
-            version: None,
-        };
-        state.registry.check_compatibility(subject.trim(), None, request, false).await.map(|v| (v.level, v.problems))
+        state
+            .registry
+            .check_against_latest(subject.trim(), schema_type, &new, compat_level)
+            .await
+            .map(|findings| (compat_level, findings))
     };
     let result = match &outcome {
         Ok((level, findings)) if findings.is_empty() => {
@@ -513,7 +512,10 @@ pub async fn search(State(state): State<AppState>, caller: Caller, RawQuery(quer
         "Search",
         &html! {
             h1 { "Search by field or message name" }
-            form method="get" action="/ui/search" { input name="q" value=(q) placeholder="amount, Order..."; " " button { "Search" } }
+            form method="get" action="/ui/search" role="search" {
+                label { "Field, record or message name " input name="q" value=(q) placeholder="amount, Order..."; }
+                " " button { "Search" }
+            }
             @if !q.is_empty() {
                 p.muted { (hits.len()) " subject(s)" }
                 table {

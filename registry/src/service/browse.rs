@@ -118,6 +118,23 @@ impl Registry {
         Ok(stele_compat::level::check_pair(level, &parse("new", new)?, &parse("old", old)?))
     }
 
+    /// A pasted schema against the latest version of a subject, at `level`
+    /// (the playground's choice, not the subject's).
+    pub async fn check_against_latest(
+        &self,
+        raw_subject: &str,
+        schema_type: SchemaType,
+        text: &str,
+        level: CompatibilityLevel,
+    ) -> Result<Vec<Incompatibility>> {
+        self.check_schema_size(text)?;
+        let (_, latest) = self.version_get(raw_subject, VersionSelector::Latest, false).await?;
+        let old = self.parsed_of(&latest).await?;
+        let new = stele_compat::parse(schema_type, text, &[], false)
+            .map_err(|e| RegistryError::invalid_schema(format!("the new schema is not valid {schema_type}: {e}")))?;
+        Ok(stele_compat::level::check_pair(level, &new, &old))
+    }
+
     /// Subjects whose latest live schema declares a name containing `term` (case-insensitive).
     pub async fn search(&self, term: &str, limit: usize) -> Result<Vec<SearchHit>> {
         let term = term.to_lowercase();
