@@ -135,6 +135,28 @@ mod tests {
 
     /// An ES256 key pair, its JWKS (written to a file) and a verifier over it.
     fn setup() -> (EncodingKey, JwtVerifier, tempfile::TempDir) {
+        let (key, jwks) = keys();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, jwks.to_string()).expect("write");
+        (key, verifier(JwksSource::File(path)), dir)
+    }
+
+    fn verifier(jwks: JwksSource) -> JwtVerifier {
+        JwtVerifier::new(JwtSettings {
+            issuer: "https://idp.test/".into(),
+            audience: "stele".into(),
+            jwks,
+            principal_claim: "sub".into(),
+            groups_claim: "groups".into(),
+            refresh: Duration::from_mins(5),
+            leeway: Duration::from_secs(5),
+        })
+        .expect("verifier")
+    }
+
+    /// An ES256 signing key and the JWKS that publishes its public half.
+    fn keys() -> (EncodingKey, serde_json::Value) {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
         let point = key.public_key_raw();
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -142,21 +164,7 @@ mod tests {
             "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
             "x": b64(&point[1..33]), "y": b64(&point[33..65])
         }]});
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("jwks.json");
-        std::fs::write(&path, jwks.to_string()).expect("write");
-        let verifier = JwtVerifier::new(JwtSettings {
-            issuer: "https://idp.test/".into(),
-            audience: "stele".into(),
-            jwks: JwksSource::File(path),
-            principal_claim: "sub".into(),
-            groups_claim: "groups".into(),
-            refresh: Duration::from_mins(5),
-            leeway: Duration::from_secs(5),
-        })
-        .expect("verifier");
-        let encoding = EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).expect("encoding key");
-        (encoding, verifier, dir)
+        (EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).expect("encoding key"), jwks)
     }
 
     fn token(key: &EncodingKey, claims: &serde_json::Value) -> String {
@@ -190,5 +198,30 @@ mod tests {
         let forged = encode(&header, &good, &EncodingKey::from_secret(b"k1").expect("key")).expect("token");
         let refused = verifier.verify(&forged).await.expect_err("HS256 is refused");
         assert!(refused.0.contains("not accepted"), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn the_jwks_is_fetched_from_its_url_once_and_cached() {
+        let (key, jwks) = keys();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&fetches);
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = jwks.to_string();
+                async move { body }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let verifier = verifier(JwksSource::Url(format!("http://{addr}/jwks.json")));
+        let now = crate::store::now_millis() / 1000;
+        let claims = json!({"sub": "bob", "iss": "https://idp.test/", "aud": "stele", "exp": now + 300});
+        for _ in 0..3 {
+            assert_eq!(verifier.verify(&token(&key, &claims)).await.expect("valid").name, "jwt:bob");
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "fetched once, then cached");
     }
 }
