@@ -126,6 +126,20 @@ impl Browser {
         self.call(reqwest::Method::GET, "/source", &Value::Null).as_str().unwrap_or_default().to_owned()
     }
 
+    /// The page once `ready` holds for its source: a click that submits a form
+    /// returns before the next page has loaded.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let source = self.source();
+            if ready(&source) {
+                return source;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}:\n{source}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn text_of(&self, css: &str) -> String {
         let id = self.element(css);
         self.call(reqwest::Method::GET, &format!("/element/{id}/text"), &Value::Null)
@@ -207,17 +221,18 @@ fn a_reader_walks_the_console_in_chromium() {
     browser.screenshot("subjects");
     browser.type_into("input[name=q]", "orders");
     browser.click("form[role=search] button");
-    assert!(browser.source().contains("1 shown"), "{}", browser.source());
+    browser.wait_for("the search", |page| page.contains("1 shown"));
 
     // A subject: its versions, consumer verdict, where it runs, and no write controls for a reader.
     browser.click("table a[href^='/ui/subjects/orders']");
-    let subject = browser.source();
+    let subject = browser.wait_for("the subject page", |page| page.contains("<h2>Consumers</h2>"));
     assert!(subject.contains("billing") && subject.contains("prod (orders 2)"), "{subject}");
     assert!(!subject.contains("Soft-delete") && !subject.contains("Set the level"), "a reader sees no write controls");
     browser.screenshot("subject");
 
     // The diff of versions 1 and 2: the finding's rule id beside the changed field.
     browser.click("form[action$='/diff'] button");
+    browser.wait_for("the diff", |page| page.contains("class=\"diff\""));
     let finding = browser.text_of("table.diff tr:has(.finding)");
     assert!(finding.contains("\"total\""), "the finding sits on the line of the field: {finding}");
     assert!(finding.contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "the rule id is beside it: {finding}");
@@ -228,7 +243,8 @@ fn a_reader_walks_the_console_in_chromium() {
     browser.type_into("input[name=subject]", "orders-value");
     browser.type_into("textarea[name=schema]", &order(&[("id", "int")]));
     browser.click("form[action='/ui/playground'] button");
-    let checked = browser.source();
+    let checked =
+        browser.wait_for("the playground's answer", |page| page.contains("finding(s)") || page.contains("Compatible"));
     assert!(checked.contains("finding(s)") && checked.contains("TYPE_MISMATCH"), "{checked}");
     browser.screenshot("playground");
 
