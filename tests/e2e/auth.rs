@@ -67,6 +67,20 @@ role = "admin"
     path
 }
 
+/// A call with the global admin's token (the `ci` token of [`config`]).
+pub(crate) fn as_admin(server: &Server, method: &str, path: &str, body: &serde_json::Value) -> http::Response {
+    let bearer = format!("Bearer {CI_TOKEN}");
+    let text = body.to_string();
+    http::send(
+        server.addr,
+        method,
+        path,
+        &[("Authorization", &bearer), ("Content-Type", "application/json")],
+        Some(text.as_bytes()),
+    )
+    .expect("request")
+}
+
 pub(crate) fn python() -> Option<PathBuf> {
     let python = std::env::var("STELE_PYTHON").map_or_else(|_| workspace().join(".venv/bin/python"), PathBuf::from);
     if python.exists() {
@@ -99,7 +113,8 @@ pub(crate) fn run_python(url: &str, ca: Option<&Path>) {
     assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
 }
 
-fn stele(args: &[&str]) -> (i32, String) {
+/// Runs the CLI; its exit code and everything it printed.
+pub(crate) fn stele(args: &[&str]) -> (i32, String) {
     let output = Command::new(binary()).args(args).env("NO_COLOR", "1").output().expect("stele runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.code().unwrap_or(-1), text)

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use stele_tests::{Server, http, workspace};
+use stele_tests::{Server, workspace};
 
-use crate::auth::{CI_TOKEN, READER_PASSWORD, WRITER_PASSWORD, config};
+use crate::auth::{READER_PASSWORD, WRITER_PASSWORD, as_admin, config};
+use crate::contracts::order;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -169,22 +170,8 @@ impl Drop for Browser {
     }
 }
 
-fn order(fields: &[(&str, &str)]) -> String {
-    let fields: Vec<Value> = fields.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
-    json!({"type": "record", "name": "Order", "namespace": "com.example", "fields": fields}).to_string()
-}
-
 fn api(server: &Server, method: &str, path: &str, body: &Value) {
-    let bearer = format!("Bearer {CI_TOKEN}");
-    let text = body.to_string();
-    let answer = http::send(
-        server.addr,
-        method,
-        path,
-        &[("Authorization", &bearer), ("Content-Type", "application/json")],
-        Some(text.as_bytes()),
-    )
-    .expect("request");
+    let answer = as_admin(server, method, path, body);
     assert_eq!(answer.status, 200, "{method} {path}: {}", answer.body);
 }
 

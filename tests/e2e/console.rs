@@ -9,7 +9,8 @@ use base64::Engine as _;
 use serde_json::json;
 use stele_tests::{Server, http};
 
-use crate::auth::{CI_TOKEN, READER_PASSWORD, WRITER_PASSWORD, config};
+use crate::auth::{CI_TOKEN, READER_PASSWORD, WRITER_PASSWORD, as_admin as api, config};
+use crate::contracts::order;
 
 fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
@@ -17,24 +18,6 @@ fn basic(user: &str, password: &str) -> String {
 
 fn get(server: &Server, path: &str, authorization: &str) -> http::Response {
     http::send(server.addr, "GET", path, &[("Authorization", authorization)], None).expect("request")
-}
-
-fn api(server: &Server, method: &str, path: &str, body: &serde_json::Value) -> http::Response {
-    let bearer = format!("Bearer {CI_TOKEN}");
-    let text = body.to_string();
-    http::send(
-        server.addr,
-        method,
-        path,
-        &[("Authorization", &bearer), ("Content-Type", "application/json")],
-        Some(text.as_bytes()),
-    )
-    .expect("request")
-}
-
-fn order(fields: &[(&str, &str)]) -> String {
-    let fields: Vec<serde_json::Value> = fields.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
-    json!({"type": "record", "name": "Order", "namespace": "com.example", "fields": fields}).to_string()
 }
 
 #[test]
@@ -116,15 +99,13 @@ fn the_console_shows_subjects_diffs_consumers_and_environments_to_whoever_may_re
     assert!(as_admin.contains("Soft-delete") && as_admin.contains("Set the level"), "an admin sees both");
 
     let version = get(&server, "/ui/subjects/orders-value/versions/1", &reader).body;
-    assert!(
-        version.contains("<span class=\"k\">&quot;fields&quot;</span>") || version.contains("class=\"k\""),
-        "highlighted"
-    );
+    assert!(version.contains("<span class=\"k\">&quot;fields&quot;</span>"), "keys are highlighted: {version}");
 
-    // The diff puts the finding beside the line about `amount`, with its rule, path and explanation.
+    // The diff puts the finding beside the line of the added `note` (no default), with its rule and explanation.
     let diff = get(&server, "/ui/subjects/orders-value/diff?from=1&to=2", &reader).body;
     let row = diff.split("<tr").find(|row| row.contains("class=\"finding\"")).expect("a row with a finding");
-    assert!(row.contains("amount") || row.contains("note"), "the finding sits on its line: {row}");
+    assert!(row.contains("&quot;note&quot;"), "the finding sits on its line: {row}");
+    assert!(row.contains("READER_FIELD_MISSING_DEFAULT_VALUE"), "{row}");
     assert!(diff.contains("explain "), "the explain text is there");
     assert!(diff.contains("class=\"del\"") && diff.contains("class=\"ins\""), "changed lines are marked");
 
@@ -141,7 +122,7 @@ fn the_console_shows_subjects_diffs_consumers_and_environments_to_whoever_may_re
     )
     .expect("request");
     assert_eq!(checked.status, 200, "{}", checked.body);
-    assert!(checked.body.contains("finding(s)") || checked.body.contains("Compatible"), "{}", checked.body);
+    assert!(checked.body.contains("finding(s)") && checked.body.contains("TYPE_MISMATCH"), "{}", checked.body);
 
     let environments = get(&server, "/ui/environments", &reader).body;
     assert!(environments.contains("prod") && environments.contains("runs <b>2</b>"), "{environments}");

@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use stele_tests::{Server, binary};
+use stele_tests::{Server, binary, eventually};
 
-use crate::auth::{CI_TOKEN, config, run_python};
+use crate::auth::{CI_TOKEN, config, run_python, stele};
 
 /// A certificate authority that issues server and client certificates into `dir`.
 struct Authority {
@@ -47,22 +47,6 @@ impl Authority {
     fn write(&self, path: &Path) -> PathBuf {
         std::fs::write(path, &self.pem).expect("write");
         path.to_owned()
-    }
-}
-
-fn stele(args: &[&str]) -> (i32, String) {
-    let output = Command::new(binary()).args(args).env("NO_COLOR", "1").output().expect("stele runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use stele_tests::{Server, http};
+use stele_tests::{Server, eventually, http};
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
@@ -102,14 +102,6 @@ fn sign(secret: &str, body: &[u8]) -> String {
     })
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A server on `database` (a fresh `SQLite` one when `None`) that retries after 200 ms, 400 ms...
 fn start(database: Option<&str>) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -149,7 +141,7 @@ fn deliveries_are_signed_retried_and_never_slow_a_registration(server: &Server) 
     assert!(took < Duration::from_secs(2), "the registration waited for a receiver: {took:?}");
 
     // The signed delivery arrives with the event, the subject and the new version.
-    wait_for("the /ok delivery", || received.lock().expect("log").iter().any(|r| r.path == "/ok"));
+    eventually("the /ok delivery", || received.lock().expect("log").iter().any(|r| r.path == "/ok"));
     let delivery = received.lock().expect("log").iter().find(|r| r.path == "/ok").cloned().expect("delivery");
     assert_eq!(delivery.header("x-stele-event"), Some("schema.registered"));
     assert_eq!(delivery.header("x-stele-signature-256"), Some(sign("secret-ok-1", &delivery.body).as_str()));
@@ -161,11 +153,11 @@ fn deliveries_are_signed_retried_and_never_slow_a_registration(server: &Server) 
     assert_eq!(body["deliveryId"].as_str(), delivery.header("x-stele-delivery"));
 
     // The failing receiver is retried until it accepts; the log says so.
-    wait_for("three attempts at /flaky", || {
+    eventually("three attempts at /flaky", || {
         received.lock().expect("log").iter().filter(|r| r.path == "/flaky").count() >= 3
     });
     let mut log = Value::Null;
-    wait_for("the delivery log", || {
+    eventually("the delivery log", || {
         log = http::json(server.addr, "GET", &format!("/stele/v1/webhooks/{flaky}/deliveries"), None).json();
         log[0]["status"] == "delivered"
     });
@@ -188,7 +180,7 @@ fn deliveries_are_signed_retried_and_never_slow_a_registration(server: &Server) 
             {"name": "id", "type": "string"}, {"name": "n", "type": ["null", "int"], "default": null}]}).to_string()})),
     );
     assert_eq!(second.status, 200, "{}", second.body);
-    wait_for("the second /ok delivery", || {
+    eventually("the second /ok delivery", || {
         received.lock().expect("log").iter().filter(|r| r.path == "/ok").count() >= 2
     });
 
@@ -225,7 +217,7 @@ fn two_replicas_on_one_postgres_send_each_delivery_once() {
         assert_eq!(registered.status, 200, "{}", registered.body);
     }
     let mut log = Value::Null;
-    wait_for("every delivery delivered", || {
+    eventually("every delivery delivered", || {
         log = http::json(b.addr, "GET", &format!("/stele/v1/webhooks/{hook}/deliveries"), None).json();
         log.as_array().is_some_and(|l| l.len() == count && l.iter().all(|d| d["status"] == "delivered"))
     });

@@ -177,3 +177,12 @@ fn strip_ansi(text: &str) -> String {
     }
     out
 }
+
+/// Waits (up to 30 s, checking every 50 ms) until `done` holds; panics naming `what` otherwise.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

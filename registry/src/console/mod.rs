@@ -407,7 +407,7 @@ pub async fn playground_check(State(state): State<AppState>, caller: Caller, bod
     let outcome = if subject.trim().is_empty() {
         crate::service::Registry::compare_texts(schema_type, &old, &new, compat_level).map(|f| (compat_level, f))
     } else if !access(&caller).allows(Role::Read, &Subject::parse(subject.trim()).qualified()) {
-        Err(RegistryError::new(ErrorCode::Forbidden, format!("User is denied operation Read on Subject: {subject}")))
+        Err(crate::http::auth::denied(Role::Read, Some(subject.trim())))
     } else {
         state
             .registry

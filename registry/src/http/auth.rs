@@ -48,13 +48,13 @@ fn unauthorized(challenge: &str) -> Response {
     response
 }
 
-fn forbidden(role: Role, subject: Option<&str>) -> Response {
+/// Confluent's denial: 403, error code 40301.
+pub fn denied(role: Role, subject: Option<&str>) -> RegistryError {
     let target = match subject {
         Some(subject) => format!("Subject: {subject}"),
         None => "this resource".to_owned(),
     };
     RegistryError::new(ErrorCode::Forbidden, format!("User is denied operation {} on {target}", role.operation()))
-        .into_response()
 }
 
 /// Whether the query asks for a permanent delete.
@@ -234,7 +234,7 @@ pub async fn authorize(
             }
             let role = if rule.admin_if_permanent && permanent(&uri) { Role::Admin } else { rule.role };
             audit(&name, subject.clone(), "denied", StatusCode::FORBIDDEN, Some(format!("needs {}", role.as_str())));
-            return forbidden(role, subject.as_deref());
+            return denied(role, subject.as_deref()).into_response();
         }
     };
     let access = Arc::new(access);
@@ -256,10 +256,7 @@ pub async fn authorize(
 /// version) check each with this.
 pub fn require(access: Option<&Arc<Access>>, role: Role, qualified_subject: &str) -> Result<(), RegistryError> {
     match access {
-        Some(access) if !access.allows(role, qualified_subject) => Err(RegistryError::new(
-            ErrorCode::Forbidden,
-            format!("User is denied operation {} on Subject: {qualified_subject}", role.operation()),
-        )),
+        Some(access) if !access.allows(role, qualified_subject) => Err(denied(role, Some(qualified_subject))),
         _ => Ok(()),
     }
 }

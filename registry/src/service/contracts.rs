@@ -45,6 +45,27 @@ pub struct ContractFinding {
 }
 
 impl ContractFinding {
+    /// Every problem `consumer` (at `version`) has reading `writer` with `reader`.
+    pub(crate) fn of_check(
+        consumer: &str,
+        version: Option<&str>,
+        pending: bool,
+        reader: &ParsedSchema,
+        writer: &ParsedSchema,
+    ) -> Vec<ContractFinding> {
+        contract::check(reader, writer)
+            .into_iter()
+            .map(|p| ContractFinding {
+                consumer: consumer.to_owned(),
+                consumer_version: version.map(str::to_owned),
+                pending,
+                rule: p.rule,
+                path: p.path,
+                message: p.description,
+            })
+            .collect()
+    }
+
     /// The line registration answers and logs.
     pub fn sentence(&self) -> String {
         let version = self.consumer_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
@@ -99,14 +120,13 @@ impl Registry {
         let mut checked = std::collections::HashSet::new();
         for contract in self.store.contracts_list(&subject.qualified()).await? {
             let reader = self.parse_contract(&contract).await?;
-            findings.extend(contract::check(&reader, writer).into_iter().map(|p| ContractFinding {
-                consumer: contract.consumer.clone(),
-                consumer_version: contract.consumer_version.clone(),
-                pending: false,
-                rule: p.rule,
-                path: p.path,
-                message: p.description,
-            }));
+            findings.extend(ContractFinding::of_check(
+                &contract.consumer,
+                contract.consumer_version.as_deref(),
+                false,
+                &reader,
+                writer,
+            ));
             checked.insert((contract.consumer, contract.schema));
         }
         findings.extend(self.deployed_and_pending_findings(&subject.qualified(), writer, &checked).await?);
@@ -199,17 +219,13 @@ impl Registry {
             let (compatible, latest_version, findings) = match &writer {
                 Some((version, writer)) => {
                     let reader = self.parse_contract(&contract).await?;
-                    let findings: Vec<ContractFinding> = contract::check(&reader, writer)
-                        .into_iter()
-                        .map(|p| ContractFinding {
-                            consumer: contract.consumer.clone(),
-                            consumer_version: contract.consumer_version.clone(),
-                            pending: false,
-                            rule: p.rule,
-                            path: p.path,
-                            message: p.description,
-                        })
-                        .collect();
+                    let findings = ContractFinding::of_check(
+                        &contract.consumer,
+                        contract.consumer_version.as_deref(),
+                        false,
+                        &reader,
+                        writer,
+                    );
                     (Some(findings.is_empty()), Some(*version), findings)
                 }
                 None => (None, None, Vec::new()),

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
-use stele_compat::{ParsedSchema, contract};
+use stele_compat::ParsedSchema;
 
 use super::Registry;
 use super::contracts::ContractFinding;
@@ -144,29 +144,35 @@ pub fn environment_name(value: &str) -> Result<()> {
     Ok(())
 }
 
+fn environment_not_found(environment: &str) -> RegistryError {
+    RegistryError::new(
+        ErrorCode::EnvironmentNotFound,
+        format!("No environment named '{environment}': create it first (PUT /stele/v1/environments/{environment})"),
+    )
+}
+
 /// Whether a consumer version's contracts are pending: on no main branch and running nowhere.
 fn pending(owned: &OwnedSchema, deployed: &HashSet<(String, String)>) -> bool {
     !owned.branches.contains(&owned.main_branch) && !deployed.contains(&(owned.service.clone(), owned.version.clone()))
 }
 
-fn findings_of(
-    service: &str,
-    version: &str,
-    pending: bool,
-    reader: &ParsedSchema,
-    writer: &ParsedSchema,
-) -> Vec<ContractFinding> {
-    contract::check(reader, writer)
-        .into_iter()
-        .map(|p| ContractFinding {
-            consumer: service.to_owned(),
-            consumer_version: Some(version.to_owned()),
-            pending,
-            rule: p.rule,
-            path: p.path,
-            message: p.description,
-        })
-        .collect()
+/// The pending consumer versions worth reporting: the latest of each
+/// (service, branch), each version once.
+fn latest_pending<'a>(
+    consumers: impl IntoIterator<Item = &'a OwnedSchema>,
+    deployed: &HashSet<(String, String)>,
+) -> Vec<&'a OwnedSchema> {
+    let mut latest: BTreeMap<(&str, &str), &OwnedSchema> = BTreeMap::new();
+    for owned in consumers.into_iter().filter(|owned| pending(owned, deployed)) {
+        for branch in &owned.branches {
+            let slot = latest.entry((owned.service.as_str(), branch.as_str())).or_insert(owned);
+            if owned.created_at >= slot.created_at {
+                *slot = owned;
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    latest.into_values().filter(|owned| seen.insert((&owned.service, &owned.version))).collect()
 }
 
 impl Registry {
@@ -177,6 +183,11 @@ impl Registry {
         stele_compat::parse(schema.schema_type, &schema.schema, &resolved, false).map_err(|e| {
             RegistryError::Internal(format!("a stored schema of {} no longer parses: {e}", schema.subject))
         })
+    }
+
+    /// A service's main branch (the default for a service not published yet).
+    async fn main_branch_of(&self, service: &str) -> Result<String> {
+        Ok(self.store.service_get(service).await?.map_or_else(|| DEFAULT_MAIN_BRANCH.to_owned(), |s| s.main_branch))
     }
 
     /// The service versions that run somewhere.
@@ -199,33 +210,24 @@ impl Registry {
             return Ok(Vec::new());
         }
         let deployed = self.deployed_versions().await?;
-        // The latest pending version per (service, branch); every deployed version.
-        let mut latest_pending: BTreeMap<(String, String), &OwnedSchema> = BTreeMap::new();
-        let mut checked: Vec<(&OwnedSchema, bool)> = Vec::new();
-        for owned in &consumers {
-            if deployed.contains(&(owned.service.clone(), owned.version.clone())) {
-                checked.push((owned, false));
-            } else if pending(owned, &deployed) {
-                for branch in &owned.branches {
-                    let slot = latest_pending.entry((owned.service.clone(), branch.clone())).or_insert(owned);
-                    if owned.created_at >= slot.created_at {
-                        *slot = owned;
-                    }
-                }
-            }
-        }
-        let mut seen = HashSet::new();
-        checked.extend(latest_pending.into_values().map(|owned| (owned, true)));
+        // Every deployed version (blocking), then the latest pending version of each branch.
+        let running = consumers.iter().filter(|o| deployed.contains(&(o.service.clone(), o.version.clone())));
+        let checked =
+            running.map(|o| (o, false)).chain(latest_pending(&consumers, &deployed).into_iter().map(|o| (o, true)));
         let mut findings = Vec::new();
         for (owned, is_pending) in checked {
             // The same reader schema as a contract already checked adds nothing.
-            if already.contains(&(owned.service.clone(), owned.schema.schema.clone()))
-                || !seen.insert((owned.service.clone(), owned.version.clone()))
-            {
+            if already.contains(&(owned.service.clone(), owned.schema.schema.clone())) {
                 continue;
             }
             let reader = self.parse_service_schema(&owned.schema).await?;
-            findings.extend(findings_of(&owned.service, &owned.version, is_pending, &reader, writer));
+            findings.extend(ContractFinding::of_check(
+                &owned.service,
+                Some(&owned.version),
+                is_pending,
+                &reader,
+                writer,
+            ));
         }
         Ok(findings)
     }
@@ -245,8 +247,7 @@ impl Registry {
         if let Some(branch) = &request.branch {
             name("branch name", branch)?;
         }
-        let main_branch =
-            self.store.service_get(service).await?.map_or_else(|| DEFAULT_MAIN_BRANCH.to_owned(), |s| s.main_branch);
+        let main_branch = self.main_branch_of(service).await?;
         let branch = request.branch.clone().unwrap_or_else(|| main_branch.clone());
         let mut schemas = Vec::new();
         let mut seen = HashSet::new();
@@ -373,8 +374,7 @@ impl Registry {
         let record = self.store.service_version_get(service, version).await?.ok_or_else(|| {
             RegistryError::new(ErrorCode::ServiceVersionNotFound, format!("{service} has no version '{version}'"))
         })?;
-        let main_branch =
-            self.store.service_get(service).await?.map_or_else(|| DEFAULT_MAIN_BRANCH.to_owned(), |s| s.main_branch);
+        let main_branch = self.main_branch_of(service).await?;
         let deployed_in: Vec<String> = self
             .store
             .deployments_list(None)
@@ -423,14 +423,7 @@ impl Registry {
     }
 
     async fn environment_record(&self, environment: &str) -> Result<EnvironmentRecord> {
-        self.store.environment_get(environment).await?.ok_or_else(|| {
-            RegistryError::new(
-                ErrorCode::EnvironmentNotFound,
-                format!(
-                    "No environment named '{environment}': create it first (PUT /stele/v1/environments/{environment})"
-                ),
-            )
-        })
+        self.store.environment_get(environment).await?.ok_or_else(|| environment_not_found(environment))
     }
 
     pub async fn environments_list(&self) -> Result<Vec<EnvironmentRecord>> {
@@ -474,11 +467,7 @@ impl Registry {
         };
         let replaced = match self.store.deployment_record(&record).await? {
             DeployOutcome::Recorded { replaced } => replaced,
-            DeployOutcome::NoEnvironment => {
-                return Err(self.environment_record(environment).await.err().unwrap_or_else(|| {
-                    RegistryError::new(ErrorCode::EnvironmentNotFound, format!("No environment named '{environment}'"))
-                }));
-            }
+            DeployOutcome::NoEnvironment => return Err(environment_not_found(environment)),
             DeployOutcome::NoServiceVersion => {
                 return Err(RegistryError::new(
                     ErrorCode::ServiceVersionNotFound,
@@ -592,11 +581,17 @@ impl Registry {
                     };
                     let findings = match ours.role {
                         // They read what we write.
-                        Role::Produces => {
-                            findings_of(&counterpart.service, &counterpart.version, false, &their_parsed, our_parsed)
-                        }
+                        Role::Produces => ContractFinding::of_check(
+                            &counterpart.service,
+                            Some(&counterpart.version),
+                            false,
+                            &their_parsed,
+                            our_parsed,
+                        ),
                         // We read what they write.
-                        Role::Consumes => findings_of(service, version, false, our_parsed, &their_parsed),
+                        Role::Consumes => {
+                            ContractFinding::of_check(service, Some(version), false, our_parsed, &their_parsed)
+                        }
                     };
                     answer.matrix.push(MatrixRow {
                         service: counterpart.service.clone(),
@@ -613,25 +608,11 @@ impl Registry {
         // Pending contracts on what we produce: reported, never blocking.
         let everywhere = self.deployed_versions().await?;
         for (ours, our_parsed) in target_schemas.iter().filter(|(s, _)| s.role == Role::Produces) {
-            let mut latest: BTreeMap<(String, String), OwnedSchema> = BTreeMap::new();
-            for owned in self.store.service_schemas_on(&ours.subject, Role::Consumes).await? {
-                if owned.service == service || !pending(&owned, &everywhere) {
-                    continue;
-                }
-                for branch in &owned.branches {
-                    let key = (owned.service.clone(), branch.clone());
-                    if latest.get(&key).is_none_or(|l| owned.created_at >= l.created_at) {
-                        latest.insert(key, owned.clone());
-                    }
-                }
-            }
-            let mut seen = HashSet::new();
-            for owned in latest.into_values() {
-                if !seen.insert((owned.service.clone(), owned.version.clone())) {
-                    continue;
-                }
+            let consumers = self.store.service_schemas_on(&ours.subject, Role::Consumes).await?;
+            for owned in latest_pending(consumers.iter().filter(|o| o.service != service), &everywhere) {
                 let reader = self.parse_service_schema(&owned.schema).await?;
-                let findings = findings_of(&owned.service, &owned.version, true, &reader, our_parsed);
+                let findings =
+                    ContractFinding::of_check(&owned.service, Some(&owned.version), true, &reader, our_parsed);
                 answer.matrix.push(MatrixRow {
                     service: owned.service.clone(),
                     version: owned.version.clone(),

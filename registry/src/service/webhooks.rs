@@ -123,13 +123,9 @@ fn wants(webhook: &WebhookRecord, event: &Event) -> bool {
 
 /// `sha256=<hex>` of the body keyed with the secret.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    use std::fmt::Write as _;
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return String::new() };
     mac.update(body);
-    mac.finalize().into_bytes().iter().fold(String::from("sha256="), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    format!("sha256={}", crate::auth::authn::hex(&mac.finalize().into_bytes()))
 }
 
 /// When the attempt after `attempts` failed ones is due.
