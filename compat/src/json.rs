@@ -96,7 +96,7 @@ impl JsonSchema {
 
     /// Builds a validator: checks the schema against its draft's meta-schema,
     /// compiles its patterns and resolves its references.
-    fn validator(&self) -> Result<jsonschema::Validator, String> {
+    pub(crate) fn validator(&self) -> Result<jsonschema::Validator, String> {
         let draft = draft_of(&self.value);
         let mut meta = self.value.clone();
         if let Some(object) = meta.as_object_mut() {
@@ -416,6 +416,11 @@ impl<'a> Diff<'a> {
                 self.report("TYPE_CHANGED", path);
                 return;
             }
+            // A combination that gains a `type` beside it: the update accepts
+            // only documents of that type, so a branch of another type narrows.
+            (None, Some(ut)) if !self.branches_within(o, &ut) => {
+                self.report("TYPE_NARROWED", path);
+            }
             _ => {}
         }
         self.compare_enum(path, o, u);
@@ -438,6 +443,20 @@ impl<'a> Diff<'a> {
         } else if u.contains_key("not") {
             self.report("NOT_TYPE_EXTENDED", path);
         }
+    }
+
+    /// Whether every document the original's combination accepts has one of
+    /// `types`: some `allOf` member, or every branch of a `oneOf` or `anyOf`,
+    /// is typed within them.
+    fn branches_within(&self, o: &'a Map<String, Value>, types: &BTreeSet<String>) -> bool {
+        let typed_within = |branch: &'a Value| {
+            as_schema(Self::resolve(self.original, branch))
+                .and_then(types_of)
+                .is_some_and(|bt| types_within(&bt, types))
+        };
+        let branches = |key: &str| o.get(key).and_then(Value::as_array);
+        branches("allOf").is_some_and(|members| members.iter().any(typed_within))
+            || ["oneOf", "anyOf"].iter().any(|key| branches(key).is_some_and(|bs| bs.iter().all(typed_within)))
     }
 
     fn compare_enum(&mut self, path: &str, o: &Map<String, Value>, u: &Map<String, Value>) {
@@ -574,7 +593,10 @@ impl<'a> Diff<'a> {
             }
         }
         for name in u_required.difference(&o_required) {
-            if op.contains_key(name) && up.get(name).and_then(|p| p.get("default")).is_none() {
+            // A property the update declares for the first time is judged above;
+            // one it requires without declaring it anywhere is a new requirement too.
+            let declared_now = up.contains_key(name) && !op.contains_key(name);
+            if !declared_now && up.get(name).and_then(|p| p.get("default")).is_none() {
                 self.report("REQUIRED_ATTRIBUTE_ADDED", &format!("{path}/required/{name}"));
             }
         }

@@ -56,7 +56,7 @@ impl CompatibilityLevel {
     }
 
     /// Whether the new schema must read data written with old ones.
-    fn checks_backward(self) -> bool {
+    pub fn checks_backward(self) -> bool {
         matches!(
             self,
             CompatibilityLevel::Backward
@@ -67,7 +67,7 @@ impl CompatibilityLevel {
     }
 
     /// Whether old schemas must read data written with the new one.
-    fn checks_forward(self) -> bool {
+    pub fn checks_forward(self) -> bool {
         matches!(
             self,
             CompatibilityLevel::Forward
@@ -137,6 +137,19 @@ pub fn check_pair_with(
     problems
 }
 
+/// The indexes into a history of `len` versions (oldest first) that `level`
+/// compares a new schema with, in order: none for NONE, every one newest first
+/// for the transitive levels, else the latest.
+pub fn compared_versions(level: CompatibilityLevel, len: usize) -> Vec<usize> {
+    if level == CompatibilityLevel::None {
+        Vec::new()
+    } else if level.is_transitive() {
+        (0..len).rev().collect()
+    } else {
+        len.checked_sub(1).into_iter().collect()
+    }
+}
+
 /// Checks `new` against a subject's history (`previous`, oldest first) under
 /// `level`. Transitive levels go from the newest version to the oldest and stop
 /// at the first version that fails, like Confluent; the others compare the
@@ -156,15 +169,7 @@ pub fn check_level_with(
     previous: &[&ParsedSchema],
     options: &CheckOptions,
 ) -> Option<VersionFailure> {
-    if level == CompatibilityLevel::None {
-        return None;
-    }
-    let candidates: Box<dyn Iterator<Item = usize>> = if level.is_transitive() {
-        Box::new((0..previous.len()).rev())
-    } else {
-        Box::new(previous.len().checked_sub(1).into_iter())
-    };
-    for index in candidates {
+    for index in compared_versions(level, previous.len()) {
         let problems = check_pair_with(level, new, previous[index], options);
         if !problems.is_empty() {
             return Some(VersionFailure { index, problems });

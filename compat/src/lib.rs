@@ -17,6 +17,9 @@
 //!   `_TRANSITIVE` forms and NONE) that choose which pairs a check compares.
 //! - [`contract`], [`payload`]: consumer contracts and payload validation, over
 //!   [`ParsedSchema`]s. [`docs`]: the rule documentation.
+//! - [`wire`]: the wire oracle, which checks a (writer, reader) pair by writing
+//!   generated values with each format's real library and reading them back,
+//!   and the table of known differences between Confluent's verdicts and the wire.
 
 pub mod avro;
 pub mod contract;
@@ -28,6 +31,7 @@ pub mod payload;
 pub mod protobuf;
 pub mod schema;
 pub mod types;
+pub mod wire;
 
 pub use finding::Incompatibility;
 pub use level::{CompatibilityLevel, check_level};

@@ -105,6 +105,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Requests served at once; more wait.
     pub max_concurrent_requests: usize,
+    /// Values the wire oracle writes per (writer, reader) pair (config `wireProof`).
+    pub wire_proof_budget: usize,
 }
 
 impl Default for Limits {
@@ -116,6 +118,7 @@ impl Default for Limits {
             max_reference_depth: 64,
             request_timeout: Duration::from_mins(1),
             max_concurrent_requests: 1024,
+            wire_proof_budget: stele_compat::wire::ProofOptions::DEFAULT_BUDGET,
         }
     }
 }

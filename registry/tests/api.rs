@@ -519,7 +519,81 @@ async fn deployment_gating_validates_every_name_and_keeps_service_versions_immut
     assert_eq!(view["deployedIn"], json!([]), "{view}");
 }
 
+async fn wire_proof_reports_a_failing_value_warns_or_refuses_as_configured(app: TestApp) {
+    // int64 to int32: Confluent calls it compatible, the wire truncates.
+    let proto = |ty: &str| json!({"schema": format!("syntax = \"proto3\";\npackage shop.v1;\nmessage Order {{\n  {ty} total = 1;\n}}\n"), "schemaType": "PROTOBUF"});
+    let (status, _) = app.call(Method::POST, "/subjects/orders/versions", Some(proto("int64"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = "/stele/v1/compatibility/subjects/orders/versions";
+    let (_, body) = app.call(Method::POST, report, Some(proto("int32"))).await;
+    assert_eq!((body["compatible"].clone(), body.get("warnings")), (json!(true), None), "OFF by default: {body}");
+
+    let (status, body) = app.call(Method::PUT, "/config/orders", Some(json!({"wireProof": "warn"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, config) = app.call(Method::GET, "/config/orders", None).await;
+    assert_eq!(config["wireProof"], json!("WARN"), "{config}");
+    let (_, body) = app.call(Method::POST, report, Some(proto("int32"))).await;
+    assert_eq!(body["compatible"], json!(true), "WARN keeps the verdict: {body}");
+    let warning = &body["warnings"][0];
+    assert_eq!(warning["rule"], json!("PROTOBUF_INTEGER_TRUNCATED"), "{body}");
+    let message = warning["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Payload (shop.v1.Order): {"), "the failing value as JSON: {message}");
+    assert!(message.contains("known difference from Confluent"), "{message}");
+
+    let (status, _) = app.call(Method::PUT, "/config/orders", Some(json!({"wireProof": "ENFORCE"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call(Method::POST, "/compatibility/subjects/orders/versions/latest?verbose=true", Some(proto("int32")))
+        .await;
+    assert_eq!((status, body["is_compatible"].clone()), (StatusCode::OK, json!(false)), "{body}");
+    assert!(body["messages"].to_string().contains("PROTOBUF_INTEGER_TRUNCATED"), "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(proto("int32"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "ENFORCE refuses the registration: {body}");
+    assert_eq!(body["error_code"], json!(409), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("Payload (shop.v1.Order)"), "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(proto("sint64"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "int64 to sint64 changes every value: {body}");
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(proto("uint64"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "negative numbers change sign: {body}");
+    let same = json!({"schema": "syntax = \"proto3\";\npackage shop.v1;\nmessage Order {\n  int64 total = 1;\n  string note = 2;\n}\n", "schemaType": "PROTOBUF"});
+    let (status, body) = app.call(Method::POST, "/subjects/orders/versions", Some(same)).await;
+    assert_eq!(status, StatusCode::OK, "a change that holds on the wire (a new field) registers: {body}");
+
+    let (status, body) = app.call(Method::PUT, "/config/orders", Some(json!({"wireProof": "ALWAYS"}))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(422)), "{body}");
+}
+
+async fn a_lookup_answered_from_memory_follows_deletes_and_new_versions(app: TestApp) {
+    let v1 = json!({"schema": record(&[("id", "string")])});
+    let v2 = json!({"schema": record(&[("id", "string"), ("note", "string")])});
+    app.call(Method::POST, "/subjects/orders/versions", Some(v1.clone())).await;
+    for _ in 0..2 {
+        let (status, body) = app.call(Method::POST, "/subjects/orders", Some(v1.clone())).await;
+        assert_eq!((status, body["version"].clone()), (StatusCode::OK, json!(1)), "{body}");
+    }
+    let (status, _) = app.call(Method::POST, "/subjects/orders/versions", Some(v2.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "BACKWARD refuses a field without a default");
+    app.call(Method::PUT, "/config/orders", Some(json!({"compatibility": "NONE"}))).await;
+    app.call(Method::POST, "/subjects/orders/versions", Some(v2.clone())).await;
+    let (_, body) = app.call(Method::POST, "/subjects/orders", Some(v2.clone())).await;
+    assert_eq!(body["version"], json!(2), "{body}");
+
+    // A soft delete hides the version from a lookup, except with deleted=true.
+    let (status, _) = app.call(Method::DELETE, "/subjects/orders/versions/1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.call(Method::POST, "/subjects/orders", Some(v1.clone())).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40403)), "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/orders?deleted=true", Some(v1.clone())).await;
+    assert_eq!((status, body["version"].clone()), (StatusCode::OK, json!(1)), "{body}");
+    // Deleting the subject's other version leaves nothing to find.
+    app.call(Method::DELETE, "/subjects/orders/versions/2", None).await;
+    let (status, body) = app.call(Method::POST, "/subjects/orders", Some(v2.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
 on_both_backends!(
+    a_lookup_answered_from_memory_follows_deletes_and_new_versions,
+    wire_proof_reports_a_failing_value_warns_or_refuses_as_configured,
     deployment_gating_validates_every_name_and_keeps_service_versions_immutable,
     a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it,
     import_mode_refuses_a_schema_that_does_not_parse_and_the_subject_keeps_working,

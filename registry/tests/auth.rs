@@ -229,6 +229,31 @@ async fn matrix(router: &Router) {
         "changes are audited"
     );
     assert!(audit.iter().all(|r| !r.to_string().contains("secret-")), "no credential in the audit log");
+
+    // A schema registered again changes nothing and is not audited; a new one is.
+    let seen: std::collections::HashSet<String> = audit.iter().map(|r| r["id"].to_string()).collect();
+    let again = json!({"schema": record("Order")});
+    let (status, _, _) =
+        call(router, &Method::POST, "/subjects/orders-value/versions", Some(&again), Some("root")).await;
+    assert_eq!(status, StatusCode::OK);
+    let marker = json!({"schema": record("Marker")});
+    let (status, _, _) =
+        call(router, &Method::POST, "/subjects/marker-value/versions", Some(&marker), Some("root")).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut recent = Vec::new();
+    for _ in 0..50 {
+        let (_, answer, _) = call(router, &Method::GET, "/stele/v1/audit?limit=10000", None, Some("root")).await;
+        recent = answer.as_array().cloned().unwrap_or_default();
+        recent.retain(|r| !seen.contains(&r["id"].to_string()));
+        if recent.iter().any(|r| r["subject"] == "marker-value") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recent.iter().any(|r| r["subject"] == "marker-value"), "the new schema is audited: {recent:?}");
+    let reregistered =
+        |r: &&Value| r["subject"] == "orders-value" && r["action"] == "POST /subjects/{subject}/versions";
+    assert!(!recent.iter().any(|r| reregistered(&r)), "the re-registration is not: {recent:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

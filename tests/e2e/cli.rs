@@ -92,6 +92,30 @@ fn diff_is_offline_and_exits_by_verdict() {
 }
 
 #[test]
+fn diff_prove_shows_the_value_a_reader_fails_on() {
+    let proven = stele(None, &["diff", "old.avsc", "compatible.avsc", "--prove"]);
+    assert_eq!(proven.code, 0, "{}{}", proven.stdout, proven.stderr);
+    assert!(proven.stderr.contains("proven: 64 generated values written with the old schema"), "{}", proven.stderr);
+    // long to float: the rules accept the promotion (as Avro and Confluent do); the wire rounds.
+    let rules = stele(None, &["diff", "compatible.avsc", "float-total.avsc"]);
+    assert_eq!(rules.code, 0, "{}", rules.stdout);
+    let json = stele(None, &["diff", "compatible.avsc", "float-total.avsc", "--prove", "--format", "json"]);
+    assert_eq!(json.code, 1, "{}{}", json.stdout, json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON report");
+    let finding = &report["checks"][0]["findings"][0];
+    assert_eq!(finding["rule"], "AVRO_LOSSY_PROMOTION", "{report}");
+    assert_eq!(finding["path"], "/totalCents", "{report}");
+    let message = finding["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Payload: {\"orderId\""), "the writer's value as JSON: {message}");
+    assert!(message.contains("known difference from Confluent"), "{message}");
+    // The seed makes it reproducible; the budget bounds it.
+    let again = stele(None, &["diff", "compatible.avsc", "float-total.avsc", "--prove", "--format", "json"]);
+    assert_eq!(again.stdout, json.stdout);
+    let none = stele(None, &["diff", "compatible.avsc", "float-total.avsc", "--prove", "--prove-budget", "0"]);
+    assert_eq!(none.code, 0, "no values, no counter-example: {}", none.stdout);
+}
+
+#[test]
 fn help_is_stable() {
     insta::assert_snapshot!("help", stele(None, &["--help"]).stdout);
     insta::assert_snapshot!("help_check", stele(None, &["check", "--help"]).stdout);

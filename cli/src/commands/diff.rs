@@ -1,15 +1,23 @@
 //! `stele diff OLD NEW`: fully offline, no registry.
+//!
+//! With `--prove`, the rule check is followed by the wire oracle
+//! ([`stele_compat::wire`]): values the writer's schema allows are written with
+//! the format's real library and read back with the reader's schema, for each
+//! (writer, reader) pair the level asks about. The first value a reader fails
+//! on becomes a finding whose message carries the value itself, as JSON, so a
+//! user sees the exact message a consumer would fail on.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use stele_compat::level::check_pair_with;
-use stele_compat::protobuf::Rules;
-use stele_compat::{CheckOptions, CompatibilityLevel, json::Policy};
+use stele_compat::protobuf::{Rules, buf};
+use stele_compat::wire::{Proof, ProofOptions, prove_pair};
+use stele_compat::{CheckOptions, CompatibilityLevel, ParsedSchema, json::Policy};
 
 use super::{TypeArg, read_file, schema_type};
-use crate::report::{Check, located};
+use crate::report::{Check, Finding, located};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum JsonPolicy {
@@ -34,6 +42,17 @@ pub struct DiffOpts {
     /// JSON Schema policy: Confluent's strict default, or lenient.
     #[arg(long, value_enum, default_value = "strict")]
     json_policy: JsonPolicy,
+    /// After the rules, prove the verdict on the wire: write generated values with
+    /// each writer schema's real library, read them with the reader's, and report
+    /// the first value that fails, as JSON.
+    #[arg(long)]
+    prove: bool,
+    /// With --prove: how many values to write per (writer, reader) pair.
+    #[arg(long, default_value_t = ProofOptions::DEFAULT_BUDGET, requires = "prove")]
+    prove_budget: usize,
+    /// With --prove: the seed the values are generated from.
+    #[arg(long, default_value_t = ProofOptions::DEFAULT_SEED, requires = "prove")]
+    prove_seed: u64,
 }
 
 fn parse_rules(raw: &str) -> Result<Rules, String> {
@@ -64,7 +83,10 @@ pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
         protobuf_rules: opts.protobuf_rules,
     };
     let problems = check_pair_with(opts.level, &new, &old, &options);
-    let findings = located(&new_text, problems.into_iter().map(|p| (p.rule, p.path, p.description)));
+    let mut findings = located(&new_text, problems.into_iter().map(|p| (p.rule, p.path, p.description)));
+    if opts.prove && new_type == old_type {
+        findings.extend(wire_findings(opts, &old, &new));
+    }
     Ok(Check {
         name: format!("{} -> {}", opts.old.display(), opts.new.display()),
         file: opts.new.display().to_string(),
@@ -74,4 +96,41 @@ pub fn run(opts: &DiffOpts) -> anyhow::Result<Check> {
         error: None,
         findings,
     })
+}
+
+/// Runs the wire oracle on each pair the level asks about: a finding for each
+/// counter-example; a note on standard error for a pair proven or not provable.
+fn wire_findings(opts: &DiffOpts, old: &ParsedSchema, new: &ParsedSchema) -> Vec<Finding> {
+    let options = ProofOptions {
+        seed: opts.prove_seed,
+        budget: opts.prove_budget,
+        // buf's WIRE_JSON profile promises the JSON mapping too: prove it.
+        protobuf_json: opts.protobuf_rules == Rules::Buf(buf::Category::WireJson),
+    };
+    let mut findings = Vec::new();
+    for (direction, proof) in prove_pair(opts.level, new, old, &options) {
+        let direction_words = direction.words();
+        match proof {
+            Proof::Holds { values, divergence } => {
+                eprintln!("proven: {values} generated values {direction_words}, read back as written");
+                if let Some(divergence) = divergence {
+                    eprintln!(
+                        "note: {} reads one of them differently from the format's specification, at {}: {} (payload {})",
+                        divergence.library, divergence.path, divergence.reason, divergence.payload
+                    );
+                }
+            }
+            Proof::Unsupported { reason } => eprintln!("not proven ({direction_words}): {reason}"),
+            Proof::CounterExample(example) => {
+                let finding = example.finding(direction);
+                findings.push(Finding {
+                    rule: finding.rule,
+                    path: finding.path,
+                    message: finding.description,
+                    line: None,
+                });
+            }
+        }
+    }
+    findings
 }

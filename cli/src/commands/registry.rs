@@ -117,6 +117,9 @@ pub struct ConfigOpts {
     /// Set how registration treats consumer contracts: ENFORCE, WARN or OFF.
     #[arg(long, value_name = "MODE")]
     consumer_contracts: Option<String>,
+    /// Set what the wire oracle's counter-examples do at registration: ENFORCE refuses, WARN reports, OFF skips it.
+    #[arg(long, value_name = "MODE")]
+    wire_proof: Option<String>,
 }
 
 fn scope_path(kind: &str, subject: Option<&String>) -> String {
@@ -130,6 +133,9 @@ pub fn config(client: &Client, opts: &ConfigOpts) -> anyhow::Result<()> {
     }
     if let Some(mode) = &opts.consumer_contracts {
         client.send(&reqwest::Method::PUT, &path, Some(&json!({"consumerContracts": mode})))?;
+    }
+    if let Some(mode) = &opts.wire_proof {
+        client.send(&reqwest::Method::PUT, &path, Some(&json!({"wireProof": mode})))?;
     }
     let config: Value = client.get(&format!("{path}?defaultToGlobal=true"))?;
     println(config["compatibilityLevel"].as_str().unwrap_or("BACKWARD"))

@@ -123,6 +123,7 @@ struct FileLimits {
     max_reference_depth: Option<usize>,
     request_timeout_secs: Option<u64>,
     max_concurrent_requests: Option<usize>,
+    wire_proof_budget: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -272,6 +273,7 @@ fn settings(opts: &ServeOpts) -> anyhow::Result<Settings> {
             .max_concurrent_requests
             .or(file.limits.max_concurrent_requests)
             .unwrap_or(limit.max_concurrent_requests),
+        wire_proof_budget: file.limits.wire_proof_budget.unwrap_or(limit.wire_proof_budget),
     };
     if limits.max_body_bytes == 0 || limits.max_concurrent_requests == 0 || limits.request_timeout.is_zero() {
         bail!("limits: max_body_bytes, max_concurrent_requests and request_timeout_secs must be positive");

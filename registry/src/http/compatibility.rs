@@ -68,6 +68,9 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<i32>,
     findings: Vec<Finding>,
+    /// Counter-examples of the wire oracle under config `wireProof: WARN`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Finding>,
 }
 
 #[derive(Serialize)]
@@ -91,12 +94,14 @@ pub async fn report(
     let selector = params.get("version").map(VersionSelector::parse).transpose()?;
     let verdict =
         state.registry.check_compatibility(&path.get("subject"), selector, request, params.flag("normalize")).await?;
-    let findings =
-        verdict.problems.into_iter().map(|p| Finding { rule: p.rule, path: p.path, message: p.description }).collect();
+    let findings = |problems: Vec<stele_compat::Incompatibility>| {
+        problems.into_iter().map(|p| Finding { rule: p.rule, path: p.path, message: p.description }).collect()
+    };
     Ok(ok(&Report {
         compatible: verdict.compatible,
         level: verdict.level.to_string(),
         version: verdict.version,
-        findings,
+        findings: findings(verdict.problems),
+        warnings: findings(verdict.warnings),
     }))
 }

@@ -22,7 +22,8 @@ enum Registered<'a> {
     Full(&'a SchemaView),
 }
 
-/// Stele adds `warnings` only when a consumer contract breaks under WARN.
+/// Stele adds `warnings` only when a consumer contract breaks under WARN, or
+/// the wire oracle finds a failing value under `wireProof: WARN`.
 #[derive(Serialize)]
 struct WithWarnings<'a> {
     #[serde(flatten)]
@@ -71,7 +72,11 @@ pub async fn register(
         Some(view) => Registered::Full(view),
         None => Registered::Id(IdOnly { id: outcome.id }),
     };
-    Ok(ok(&WithWarnings { body, warnings: &outcome.warnings }))
+    let mut response = ok(&WithWarnings { body, warnings: &outcome.warnings });
+    if !outcome.created {
+        response.extensions_mut().insert(super::auth::Unchanged);
+    }
+    Ok(response)
 }
 
 pub async fn lookup(

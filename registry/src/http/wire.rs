@@ -259,6 +259,7 @@ pub fn config_update(body: &Value) -> Result<ConfigUpdate, RegistryError> {
         compatibility_policy: string(map.get("compatibilityPolicy"))?,
         protobuf_rules: string(map.get("protobufRules"))?,
         consumer_contracts: string(map.get("consumerContracts"))?,
+        wire_proof: string(map.get("wireProof"))?,
     })
 }
 

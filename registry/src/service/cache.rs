@@ -33,11 +33,26 @@ pub struct Cache<K, V> {
     map: RwLock<HashMap<K, V>>,
     generation: AtomicU64,
     counters: CacheCounters,
+    /// At most this many entries (see [`Cache::bounded`]).
+    max_entries: usize,
 }
 
-impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     pub fn new(name: &'static str) -> Self {
-        Cache { name, map: RwLock::new(HashMap::new()), generation: AtomicU64::new(0), counters: cache_counters(name) }
+        Cache {
+            name,
+            map: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            counters: cache_counters(name),
+            max_entries: usize::MAX,
+        }
+    }
+
+    /// Holds at most `max_entries`: a fill into a full cache first removes an
+    /// arbitrary entry. For caches whose keys clients choose (request digests).
+    pub fn bounded(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries.max(1);
+        self
     }
 
     /// Reports its entries and approximate bytes (`weigh` sizes one entry).
@@ -91,7 +106,14 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 
     /// Inserts unless the cache was invalidated since `ticket`; whether it did.
     pub fn fill(&self, ticket: Ticket, key: K, value: V) -> bool {
+        let max_entries = self.max_entries;
         self.fill_with(ticket, |map| {
+            if map.len() >= max_entries
+                && !map.contains_key(&key)
+                && let Some(victim) = map.keys().next().cloned()
+            {
+                map.remove(&victim);
+            }
             map.insert(key, value);
         })
     }

@@ -88,6 +88,8 @@ pub struct ConfigUpdate {
     pub protobuf_rules: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_contracts: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire_proof: Option<String>,
 }
 
 const CONTRACT_MODES: &[&str] = &["ENFORCE", "WARN", "OFF"];
@@ -157,6 +159,7 @@ impl Registry {
         let profiles = stele_compat::protobuf::Rules::ALL.map(stele_compat::protobuf::Rules::as_str);
         let protobuf_rules = one_of(update.protobuf_rules.as_ref(), &profiles, "protobufRules")?;
         let consumer_contracts = one_of(update.consumer_contracts.as_ref(), CONTRACT_MODES, "consumerContracts")?;
+        let wire_proof = one_of(update.wire_proof.as_ref(), CONTRACT_MODES, "wireProof")?;
         let policy = one_of(update.compatibility_policy.as_ref(), POLICIES, "compatibilityPolicy")?;
         let scope = scope_of(subject);
         let _guard = self.write_lock.lock().await;
@@ -180,6 +183,7 @@ impl Registry {
             compatibility_policy: policy,
             protobuf_rules,
             consumer_contracts,
+            wire_proof,
         };
         self.store.config_put(&scope, &given.over(&current)).await?;
         self.invalidate_after_write();

@@ -93,6 +93,10 @@ struct ReferenceBudget {
     records: std::collections::HashMap<(String, i32), (i32, Arc<SchemaRecord>)>,
 }
 
+/// Entries of each answer cache keyed by request digests: past it, a fill
+/// first drops an entry, so memory stays bounded whatever clients send.
+const LOOKUP_ENTRIES: usize = 100_000;
+
 pub struct Registry {
     store: Arc<dyn Store>,
     default_level: CompatibilityLevel,
@@ -104,6 +108,11 @@ pub struct Registry {
     parsed: Cache<(String, i64), Arc<ParsedSchema>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
     reregister: Cache<ReregisterKey, (i64, i32)>,
+    /// Lookups (`POST /subjects/{s}`) that found a version, by the request's
+    /// digest and whether deleted versions count; each answer names the
+    /// subject it was found under. Cleared like `reregister`, and a new version
+    /// evicts the answers about its subject.
+    lookups: Cache<(ReregisterKey, bool), Arc<read::SchemaView>>,
     /// Whether other processes write to the same storage (replicas on PostgreSQL).
     shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
@@ -127,7 +136,8 @@ impl Registry {
             write_lock: tokio::sync::Mutex::new(()),
             records: Cache::new("schema_records"),
             parsed: Cache::new("parsed_schemas"),
-            reregister: Cache::new("reregistrations"),
+            reregister: Cache::new("reregistrations").bounded(LOOKUP_ENTRIES),
+            lookups: Cache::new("lookups").bounded(LOOKUP_ENTRIES),
             shared_storage: store.changes().is_some(),
             store,
             id_bodies: Cache::new("schema_json"),
@@ -168,6 +178,7 @@ impl Registry {
         // A parsed schema's footprint is not measured; its canonical text is a proxy.
         self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
         self.reregister.report(|key, _| key.subject.len() + key.request.len() + 12);
+        self.lookups.report(|(key, _), view| key.subject.len() + key.request.len() + 1 + view.schema.len() + 64);
         self.id_bodies.report(|context, bodies| {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
         });
@@ -190,6 +201,7 @@ impl Registry {
     /// Forgets answers a write may have changed.
     fn invalidate_after_write(&self) {
         self.reregister.clear();
+        self.lookups.clear();
         self.configs.clear();
         self.modes.clear();
     }
@@ -232,8 +244,11 @@ impl Registry {
     /// re-registration answers. Schema content never changes, so records are
     /// only dropped when ids may have gone.
     pub fn forget_cached(&self, kind: &str) {
-        // A new version can change what a re-registration inheriting metadata answers.
+        // A new version can change what a re-registration inheriting metadata
+        // answers, and what a lookup finds (a context's subject that now exists
+        // instead of the default context's).
         self.reregister.clear();
+        self.lookups.clear();
         if kind == "version" {
             return;
         }

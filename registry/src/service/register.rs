@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use stele_compat::CheckOptions;
 use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
+use stele_compat::wire::{self, ProofOptions};
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
 use super::read::{SchemaView, VersionSelector};
@@ -56,6 +57,9 @@ pub struct CompatibilityVerdict {
     pub messages: Vec<String>,
     /// The problems, for Stele's own reports.
     pub problems: Vec<Incompatibility>,
+    /// Counter-examples of the wire oracle under `wireProof: WARN`, which do
+    /// not make the verdict incompatible.
+    pub warnings: Vec<Incompatibility>,
 }
 
 /// The outcome of preparing a request: parsed and fingerprinted.
@@ -217,6 +221,59 @@ fn check_one(
     span.record("compatible", problems.is_empty());
     record_findings(&problems, new.schema_type);
     problems
+}
+
+/// Config `wireProof`: what the wire oracle's counter-examples do.
+fn wire_enforcement(config: &crate::store::ConfigRecord) -> super::Enforcement {
+    super::Enforcement::parse(config.wire_proof.as_deref())
+}
+
+/// The wire oracle ([`stele_compat::wire`]) on the versions a check compares:
+/// `only` one version (the one the rules failed on, or the one asked for), or
+/// the versions `level` compares. Counter-examples come back as findings.
+fn prove_history(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    previous: &[&ParsedSchema],
+    only: Option<usize>,
+    options: &ProofOptions,
+) -> Option<VersionFailure> {
+    let span = tracing::info_span!("compat.wire_proof", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), budget = options.budget, proven = tracing::field::Empty);
+    let _entered = span.enter();
+    let failure = match only {
+        Some(index) => {
+            let problems: Vec<Incompatibility> = wire::prove_pair(level, new, previous[index], options)
+                .into_iter()
+                .filter_map(|(direction, proof)| proof.counter_example().map(|example| example.finding(direction)))
+                .collect();
+            (!problems.is_empty()).then_some(VersionFailure { index, problems })
+        }
+        None => wire::prove_level(level, new, previous, options),
+    };
+    span.record("proven", failure.is_none());
+    if let Some(failure) = &failure {
+        record_findings(&failure.problems, new.schema_type);
+    }
+    failure
+}
+
+/// The rules' failure and the oracle's together: a counter-example beside a
+/// rule's finding joins it; alone, it fails the check under ENFORCE and is a
+/// warning (the second value) under WARN.
+fn with_wire(
+    rules: Option<VersionFailure>,
+    wire: Option<VersionFailure>,
+    enforcement: super::Enforcement,
+) -> (Option<VersionFailure>, Vec<Incompatibility>) {
+    match (rules, wire) {
+        (Some(mut rules), Some(wire)) => {
+            rules.problems.extend(wire.problems);
+            (Some(rules), Vec::new())
+        }
+        (None, Some(wire)) if enforcement == super::Enforcement::Enforce => (Some(wire), Vec::new()),
+        (None, Some(wire)) => (None, wire.problems),
+        (rules, None) => (rules, Vec::new()),
+    }
 }
 
 /// Confluent's trailer on every incompatibility report.
@@ -515,13 +572,27 @@ impl Registry {
             }
         }
         let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
+        let mut warnings = Vec::new();
         if !importing && level != CompatibilityLevel::None {
             let parsed = &prepared.parsed;
             let history = self.history(&versions, compatibility_group(&config, metadata.as_ref())).await?;
             let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-            if let Some(VersionFailure { index, problems }) =
-                check_history(level, parsed, &previous, check_options(&config))
-            {
+            let wire_proof = wire_enforcement(&config);
+            let rules = check_history(level, parsed, &previous, check_options(&config));
+            // The oracle after the rules: beside a rule's finding, the payload
+            // that shows it; alone, a failure the rules did not see.
+            let wire = (wire_proof != super::Enforcement::Off)
+                .then(|| {
+                    let options = self.proof_options(&config);
+                    prove_history(level, parsed, &previous, rules.as_ref().map(|f| f.index), &options)
+                })
+                .flatten();
+            let (failure, wire_warnings) = with_wire(rules, wire, wire_proof);
+            for problem in &wire_warnings {
+                tracing::warn!(subject.name = %subject, "registering a schema that fails on the wire: {problem}");
+            }
+            warnings.extend(wire_warnings.iter().map(ToString::to_string));
+            if let Some(VersionFailure { index, problems }) = failure {
                 let (version, record, _) = &history[index];
                 let messages = Self::failure_messages(level, &problems, Some((version, record)));
                 return Err(RegistryError::new(
@@ -537,7 +608,6 @@ impl Registry {
         // Consumer contracts: refuse (ENFORCE) or report (WARN) a schema a
         // declared consumer cannot read. This applies under every level, NONE
         // included, where it is the only check.
-        let mut warnings = Vec::new();
         let enforcement = super::Enforcement::parse(config.consumer_contracts.as_deref());
         if enforcement != super::Enforcement::Off {
             let findings = self.contract_findings(subject, &prepared.parsed).await?;
@@ -567,7 +637,7 @@ impl Registry {
                 for sentence in &sentences {
                     tracing::warn!(subject.name = %subject, "registering a schema a consumer cannot read: {sentence}");
                 }
-                warnings = sentences;
+                warnings.extend(sentences);
             }
         }
         // Confluent's identity ignores the type: the same text under another type
@@ -604,6 +674,12 @@ impl Registry {
                 // What a re-registration answers can depend on the latest version (inherited metadata).
                 let qualified = subject.qualified();
                 self.reregister.evict(|key, _| key.subject != qualified);
+                // An answer found in another context than asked (Confluent's fallback)
+                // may change with any subject's new version; the rest, with their own.
+                self.lookups.evict(|(key, _), view| {
+                    let found = view.subject.as_deref().unwrap_or_default();
+                    key.subject != qualified && found != qualified && found == key.subject
+                });
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
                 Ok(Some((id, version, view(id, version), warnings, true)))
             }
@@ -641,8 +717,41 @@ impl Registry {
         if request.schema.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(RegistryError::invalid_schema("Empty schema"));
         }
-        let (subject, versions) = self.versions_with_fallback(&subject).await?;
-        let prepared = self.prepare(&subject, &request, normalize, None).await?;
+        // Producers look their schema up on every start: the same request
+        // answers from memory, whatever the subject's history, without parsing.
+        let key = (ReregisterKey::of(subject.qualified(), &request, normalize), include_deleted);
+        if let Some(view) = self.lookups.get(&key) {
+            // As for re-registrations: another replica's delete arrives a few
+            // milliseconds late, so shared storage confirms the version is live.
+            let confirmed = !self.shared_storage
+                || include_deleted
+                || self
+                    .store
+                    .version_live(view.subject.as_deref().unwrap_or_default(), view.version.unwrap_or(0))
+                    .await?;
+            if confirmed {
+                return Ok(view.as_ref().clone());
+            }
+            self.lookups.clear();
+        }
+        let ticket = self.lookups.ticket();
+        let view =
+            self.lookup_uncached(raw_subject, &subject, &request, normalize, include_deleted, schema_type).await?;
+        self.lookups.fill(ticket, key, Arc::new(view.clone()));
+        Ok(view)
+    }
+
+    async fn lookup_uncached(
+        &self,
+        raw_subject: &str,
+        subject: &Subject,
+        request: &RegisterRequest,
+        normalize: bool,
+        include_deleted: bool,
+        schema_type: SchemaType,
+    ) -> Result<SchemaView> {
+        let (subject, versions) = self.versions_with_fallback(subject).await?;
+        let prepared = self.prepare(&subject, request, normalize, None).await?;
         let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
         if visible.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
@@ -702,53 +811,79 @@ impl Registry {
         };
         let prepared = self.prepare(&subject, &request, normalize, latest.as_deref()).await?;
         let parsed = prepared.parsed;
-        let compatible =
-            CompatibilityVerdict { compatible: true, level, version: None, messages: Vec::new(), problems: Vec::new() };
-        match selector {
-            None => {
-                let history = self.history(&versions, compatibility_group(&config, prepared.metadata.as_ref())).await?;
-                let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-                Ok(match check_history(level, &parsed, &previous, check_options(&config)) {
-                    None => compatible,
-                    Some(VersionFailure { index, problems }) => {
-                        let (version, record, _) = &history[index];
-                        CompatibilityVerdict {
-                            compatible: false,
-                            level,
-                            version: Some(version.version),
-                            messages: Self::failure_messages(level, &problems, Some((version, record))),
-                            problems,
-                        }
-                    }
-                })
-            }
+        // The versions compared, each with its record.
+        let history: Vec<(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)> = match selector {
+            None => self.history(&versions, compatibility_group(&config, prepared.metadata.as_ref())).await?,
             Some(selector) => {
                 let target = match selector {
-                    VersionSelector::Latest => match live.last() {
-                        Some(v) => v.clone(),
-                        None => return Ok(compatible),
-                    },
-                    VersionSelector::Number(n) => live
-                        .iter()
-                        .find(|v| v.version == n)
-                        .cloned()
-                        .ok_or_else(|| RegistryError::version_not_found(n))?,
+                    VersionSelector::Latest => live.last().cloned(),
+                    VersionSelector::Number(n) => Some(
+                        live.iter()
+                            .find(|v| v.version == n)
+                            .cloned()
+                            .ok_or_else(|| RegistryError::version_not_found(n))?,
+                    ),
                 };
-                let record = self.record_of(&target).await?;
-                let old = self.parsed_of(&record).await?;
-                let problems = check_one(level, &parsed, &old, check_options(&config));
-                Ok(if problems.is_empty() {
-                    compatible
-                } else {
-                    CompatibilityVerdict {
-                        compatible: false,
-                        level,
-                        version: Some(target.version),
-                        messages: Self::failure_messages(level, &problems, Some((&target, &record))),
-                        problems,
+                match target {
+                    Some(target) => {
+                        let record = self.record_of(&target).await?;
+                        let old = self.parsed_of(&record).await?;
+                        vec![(target, record, old)]
                     }
-                })
+                    None => Vec::new(),
+                }
             }
+        };
+        let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
+        let rules = match selector {
+            None => check_history(level, &parsed, &previous, check_options(&config)),
+            Some(_) => previous.first().and_then(|old| {
+                let problems = check_one(level, &parsed, old, check_options(&config));
+                (!problems.is_empty()).then_some(VersionFailure { index: 0, problems })
+            }),
+        };
+        let wire_proof = wire_enforcement(&config);
+        let wire = (wire_proof != super::Enforcement::Off)
+            .then(|| {
+                // A chosen version is compared alone, at every level, as the rules do.
+                let only = rules.as_ref().map(|f| f.index).or(selector.map(|_| 0).filter(|_| !previous.is_empty()));
+                prove_history(level, &parsed, &previous, only, &self.proof_options(&config))
+            })
+            .flatten();
+        let (failure, warnings) = with_wire(rules, wire, wire_proof);
+        Ok(match failure {
+            None => CompatibilityVerdict {
+                compatible: true,
+                level,
+                version: None,
+                messages: Vec::new(),
+                problems: Vec::new(),
+                warnings,
+            },
+            Some(VersionFailure { index, problems }) => {
+                let (version, record, _) = &history[index];
+                CompatibilityVerdict {
+                    compatible: false,
+                    level,
+                    version: Some(version.version),
+                    messages: Self::failure_messages(level, &problems, Some((version, record))),
+                    problems,
+                    warnings,
+                }
+            }
+        })
+    }
+}
+
+impl Registry {
+    /// The wire oracle's options for a subject: the budget from the limits,
+    /// the JSON mapping too under buf's `WIRE_JSON` profile.
+    fn proof_options(&self, config: &crate::store::ConfigRecord) -> ProofOptions {
+        let wire_json = stele_compat::protobuf::Rules::Buf(stele_compat::protobuf::buf::Category::WireJson);
+        ProofOptions {
+            budget: self.limits.wire_proof_budget,
+            protobuf_json: check_options(config).protobuf_rules == wire_json,
+            ..ProofOptions::default()
         }
     }
 }

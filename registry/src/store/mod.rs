@@ -170,6 +170,9 @@ pub struct ConfigRecord {
     /// Stele extension: how consumer contracts are enforced (`ENFORCE`, `WARN`, `OFF`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_contracts: Option<String>,
+    /// Stele extension: what the wire oracle's counter-examples do (`ENFORCE`, `WARN`, `OFF`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire_proof: Option<String>,
 }
 
 impl ConfigRecord {
@@ -190,7 +193,8 @@ impl ConfigRecord {
             override_rule_set,
             compatibility_policy,
             protobuf_rules,
-            consumer_contracts
+            consumer_contracts,
+            wire_proof
         )
     }
 }
