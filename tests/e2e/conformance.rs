@@ -1,5 +1,6 @@
 //! Replays every scenario recorded against Confluent Schema Registry 7.9.0
-//! (`shared/conformance`) against a fresh `stele serve` each, and compares.
+//! (`tests/conformance`, a copy of `shared/conformance` checked by hash)
+//! against a fresh `stele serve` each, and compares.
 //!
 //! A request matches when its HTTP status and `error_code` equal Confluent's
 //! and, for a success, its whole body does (ids compared as symbols, as the
@@ -15,7 +16,38 @@ use serde_json::Value;
 use stele_tests::{Server, http, workspace};
 
 fn corpus_dir() -> PathBuf {
-    std::env::var("STELE_CONFORMANCE_DIR").map_or_else(|_| workspace().join("../shared/conformance"), PathBuf::from)
+    std::env::var("STELE_CONFORMANCE_DIR").map_or_else(|_| workspace().join("tests/conformance"), PathBuf::from)
+}
+
+/// The SHA-256 of each corpus file, as recorded in `tests/conformance/README.md`.
+const CORPUS_DIGESTS: [(&str, &str); 3] = [
+    ("scenarios.json", "70441b1ebfb7047697656d176b1e1c3486c46ac276b577138d8fff98ea446704"),
+    ("golden.json", "bbd01af5be4a71064a02deb17a149aa27ee0f8d94ad38b7e0ce72a017607dd1d"),
+    ("allowed.json", "b4a515db42eb472e31a50a661fc2003507952bf3525607ed4fb69894f836665c"),
+];
+
+fn sha256_hex(path: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    sha2::Sha256::digest(&bytes).iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
+#[test]
+fn the_corpus_copy_is_byte_for_byte_the_recorded_one() {
+    let copy = workspace().join("tests/conformance");
+    let shared = workspace().join("../shared/conformance");
+    let in_ci = stele_tests::postgres::required();
+    assert!(shared.is_dir() || !in_ci, "CI checks the copy against {}, which is missing", shared.display());
+    for (name, digest) in CORPUS_DIGESTS {
+        assert_eq!(sha256_hex(&copy.join(name)), digest, "tests/conformance/{name} changed");
+        if shared.is_dir() {
+            assert_eq!(sha256_hex(&shared.join(name)), digest, "the shared {name} differs from the copy");
+        }
+    }
 }
 
 fn load(name: &str) -> Value {
