@@ -30,6 +30,7 @@ pub mod level;
 pub mod payload;
 pub mod protobuf;
 pub mod schema;
+pub mod tags;
 pub mod types;
 pub mod wire;
 

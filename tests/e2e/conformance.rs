@@ -6,7 +6,9 @@
 //! and, for a success, its whole body does (ids compared as symbols, as the
 //! corpus README describes). Confluent's own 500s match any answer below 500;
 //! `/v1/metadata/*` compare keys only. The test prints the tally and every
-//! mismatch, and fails under 90%.
+//! mismatch, and fails when fewer requests match than `MATCHED_AT_LEAST`.
+//! `tests/conformance/tolerated.json` lists the differences Stele chooses,
+//! each with its reason; they are reported apart.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,6 +50,26 @@ fn the_corpus_copy_is_byte_for_byte_the_recorded_one() {
             assert_eq!(sha256_hex(&shared.join(name)), digest, "the shared {name} differs from the copy");
         }
     }
+}
+
+/// Requests that matched when this was last raised: a change that answers
+/// fewer of them as Confluent does fails the replay.
+const MATCHED_AT_LEAST: usize = 1_513;
+
+/// Stele's own decisions to answer differently from Confluent, by step
+/// (`scenario#index`), each with its reason.
+fn tolerated() -> HashMap<String, String> {
+    let path = workspace().join("tests/conformance/tolerated.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let entries: Vec<Value> = serde_json::from_str(&text).expect("tolerated.json is JSON");
+    entries
+        .iter()
+        .map(|entry| {
+            let step = entry["step"].as_str().expect("a step").to_owned();
+            let reason = entry["reason"].as_str().filter(|r| !r.is_empty()).expect("a reason").to_owned();
+            (step, reason)
+        })
+        .collect()
 }
 
 fn load(name: &str) -> Value {
@@ -318,12 +340,12 @@ fn truncate(text: &str) -> String {
 }
 
 #[test]
-fn conformance_replay_on_sqlite_matches_confluent_on_at_least_90_percent_of_requests() {
+fn conformance_replay_on_sqlite_matches_confluent() {
     replay(Backend::Sqlite);
 }
 
 #[test]
-fn conformance_replay_on_postgresql_matches_confluent_on_at_least_90_percent_of_requests() {
+fn conformance_replay_on_postgresql_matches_confluent() {
     if stele_tests::postgres::fresh_database().is_none() {
         return;
     }
@@ -358,7 +380,8 @@ fn replay(backend: Backend) {
     let results = results.into_inner().expect("results");
     let mut names: Vec<&String> = results.keys().collect();
     names.sort();
-    let (mut total, mut matched, mut exact) = (0, 0, 0);
+    let tolerated = tolerated();
+    let (mut total, mut matched, mut exact, mut excused) = (0, 0, 0, 0);
     let mut report = String::new();
     for name in names {
         let steps = &results[name];
@@ -368,8 +391,14 @@ fn replay(backend: Backend) {
         exact += steps.iter().filter(|s| s.exact).count();
         if ok < steps.len() {
             report.push_str(&format!("scenario {name}: {ok}/{} match\n", steps.len()));
-            for step in steps.iter().filter(|s| !s.matched) {
-                report.push_str(&format!("  {}\n", step.line));
+            for (index, step) in steps.iter().enumerate().filter(|(_, s)| !s.matched) {
+                match tolerated.get(&format!("{name}#{index}")) {
+                    Some(reason) => {
+                        excused += 1;
+                        report.push_str(&format!("  tolerated: {}\n    because {reason}\n", step.line));
+                    }
+                    None => report.push_str(&format!("  {}\n", step.line)),
+                }
             }
         }
     }
@@ -379,7 +408,11 @@ fn replay(backend: Backend) {
     }
     println!("{report}");
     println!(
-        "conformance: {matched}/{total} requests match ({label}; {exact} identical to Confluent, messages included)"
+        "conformance: {matched}/{total} requests match ({label}; {exact} identical to Confluent, messages included; \
+         {excused} more differ as tests/conformance/tolerated.json explains)"
     );
-    assert!(matched * 100 >= total * 90, "conformance: {matched}/{total} requests match, under the 90% target");
+    assert!(
+        matched >= MATCHED_AT_LEAST,
+        "conformance: {matched}/{total} requests match, fewer than the {MATCHED_AT_LEAST} matched before"
+    );
 }

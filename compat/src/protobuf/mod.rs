@@ -9,8 +9,10 @@
 //! what the canonical text prints. `pool` holds the compiled, resolved files,
 //! which is what compatibility and payload checks reason about.
 
+mod aggregate;
 pub mod buf;
 mod confluent;
+pub mod options;
 mod render;
 
 use std::collections::HashMap;
@@ -86,6 +88,35 @@ impl protox::file::FileResolver for Sources {
     }
 }
 
+/// Compiles the main file. Like Confluent, which keeps options it cannot
+/// resolve as text, a custom option whose extension no file declares (say
+/// `(confluent.field_meta)` without its import, as Confluent's tags endpoint
+/// writes it) is left out of the compilation instead of failing it; the
+/// written file keeps it, so it is stored and printed as given.
+fn compile_tolerating_unknown_options(
+    files: &HashMap<String, String>,
+    mut descriptors: HashMap<String, FileDescriptorProto>,
+) -> Result<DescriptorPool, SchemaError> {
+    let mut dropped = Vec::new();
+    loop {
+        let sources = Sources {
+            files: files.clone(),
+            descriptors: descriptors.clone(),
+            google: protox::file::GoogleFileResolver::new(),
+        };
+        let error = match sources.compile([MAIN_FILE]) {
+            Ok(pool) => return Ok(pool),
+            Err(error) => error,
+        };
+        let unresolved = error.to_string().strip_prefix("Could not resolve type: ").map(str::to_owned);
+        let Some(main) = descriptors.get_mut(MAIN_FILE) else { return Err(error) };
+        match unresolved {
+            Some(name) if !dropped.contains(&name) && options::drop_custom(main, &name) => dropped.push(name),
+            _ => return Err(error),
+        }
+    }
+}
+
 fn collect_sources(references: &[ResolvedReference], files: &mut HashMap<String, String>) -> Result<(), SchemaError> {
     for reference in references {
         if reference.schema_type != SchemaType::Protobuf {
@@ -122,6 +153,11 @@ fn parse_error(error: &protox::Error) -> SchemaError {
     SchemaError::invalid(format!("Could not parse Protobuf - {text}"))
 }
 
+/// A file as Confluent prints it (see [`ProtoSchema::canonical`]).
+pub fn render_file(file: &FileDescriptorProto) -> String {
+    render::render(file)
+}
+
 impl ProtoSchema {
     pub fn parse(text: &str, references: &[ResolvedReference]) -> Result<ProtoSchema, SchemaError> {
         if text.trim().is_empty() {
@@ -150,8 +186,7 @@ impl ProtoSchema {
                 }
             },
         };
-        let sources = Sources { files, descriptors, google: protox::file::GoogleFileResolver::new() };
-        let pool = sources.compile([MAIN_FILE])?;
+        let pool = compile_tolerating_unknown_options(&files, descriptors)?;
         let compiled = pool
             .get_file_by_name(MAIN_FILE)
             .map(|f| f.file_descriptor_proto().clone())

@@ -344,7 +344,7 @@ fn option_text(option: &UninterpretedOption) -> String {
     } else if let Some(value) = &option.string_value {
         quote(value)
     } else if let Some(value) = &option.aggregate_value {
-        format!("{{ {value} }}")
+        super::aggregate::print_body(value)
     } else {
         String::new()
     };
@@ -352,7 +352,7 @@ fn option_text(option: &UninterpretedOption) -> String {
 }
 
 /// A `.proto` string literal.
-fn quote(bytes: &[u8]) -> String {
+pub(super) fn quote(bytes: &[u8]) -> String {
     let mut out = String::from("\"");
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -70,6 +70,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
         "/subjects/{subject}/versions/{version}",
         Rule { admin_if_permanent: true, ..rule(WRITE, Scope::Subject, true) },
     ),
+    ("post", "/subjects/{subject}/versions/{version}/tags", rule(WRITE, Scope::Subject, true)),
     ("get", "/subjects/{subject}/versions/{version}/schema", rule(READ, Scope::Subject, false)),
     ("get", "/subjects/{subject}/versions/{version}/referencedby", rule(READ, Scope::Subject, false)),
     ("get", "/subjects/{subject}/metadata", rule(READ, Scope::Subject, false)),

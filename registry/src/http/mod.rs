@@ -106,6 +106,7 @@ routes! {
     get "/subjects/{subject}/versions" => subjects::versions;
     post "/subjects/{subject}/versions" => subjects::register;
     get "/subjects/{subject}/versions/{version}" => subjects::version;
+    post "/subjects/{subject}/versions/{version}/tags" => subjects::tags;
     delete "/subjects/{subject}/versions/{version}" => subjects::delete_version;
     get "/subjects/{subject}/versions/{version}/schema" => subjects::raw_version;
     get "/subjects/{subject}/versions/{version}/referencedby" => subjects::referenced_by;

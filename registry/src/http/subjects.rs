@@ -79,6 +79,17 @@ pub async fn register(
     Ok(response)
 }
 
+/// `POST /subjects/{s}/versions/{v}/tags`: a new version with tags changed.
+pub async fn tags(State(state): State<AppState>, path: RawPathParams, body: Bytes) -> Result<Response> {
+    let (subject, selector) = subject_and_version(&path)?;
+    let request = super::wire::tags_request(&parse_body(&body)?)?;
+    let outcome = state.registry.modify_tags(&subject, selector, request).await?;
+    Ok(match &outcome.view {
+        Some(view) => ok(view.as_ref()),
+        None => ok(&IdOnly { id: outcome.id }),
+    })
+}
+
 pub async fn lookup(
     State(state): State<AppState>,
     path: RawPathParams,

@@ -243,6 +243,54 @@ pub fn register_request(body: &Value) -> Result<RegisterRequest, RegistryError> 
     })
 }
 
+/// One list of `TagSchemaRequest`'s `tagsToAdd` or `tagsToRemove`.
+fn tag_changes(value: Option<&Value>) -> Result<Vec<stele_compat::tags::TagChange>, RegistryError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(mismatch("ArrayList", other)),
+    };
+    items
+        .iter()
+        .map(|item| {
+            let map = object(item, "SchemaTags")?;
+            let entity = map.get("schemaEntity").map(|e| object(e, "SchemaEntity")).transpose()?;
+            let field = |key: &str| entity.and_then(|e| e.get(key));
+            let entity_type = string(field("entityType"))?.unwrap_or_default();
+            let entity_type = stele_compat::tags::EntityType::parse(&entity_type).ok_or_else(|| {
+                RegistryError::new(
+                    ErrorCode::Unprocessable,
+                    format!("Unrecognized entityType '{entity_type}': expected sr_record or sr_field"),
+                )
+            })?;
+            let tags = match map.get("tags") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(tags)) => {
+                    tags.iter().map(|t| string(Some(t)).map(Option::unwrap_or_default)).collect::<Result<_, _>>()?
+                }
+                Some(other) => return Err(mismatch("ArrayList", other)),
+            };
+            Ok(stele_compat::tags::TagChange {
+                entity_type,
+                entity_path: string(field("entityPath"))?.unwrap_or_default(),
+                tags,
+            })
+        })
+        .collect()
+}
+
+/// The body of `POST /subjects/{s}/versions/{v}/tags` (`TagSchemaRequest`).
+pub fn tags_request(body: &Value) -> Result<crate::service::TagsRequest, RegistryError> {
+    let map = object(body, "TagSchemaRequest")?;
+    Ok(crate::service::TagsRequest {
+        add: tag_changes(map.get("tagsToAdd"))?,
+        remove: tag_changes(map.get("tagsToRemove"))?,
+        new_version: integer(map.get("newVersion"))?.and_then(|v| i32::try_from(v).ok()).filter(|v| *v > 0),
+        metadata: metadata(map.get("metadata"))?,
+        rule_set: rule_set(map.get("ruleSet"))?,
+    })
+}
+
 /// The body of `PUT /config` (`ConfigUpdateRequest`).
 pub fn config_update(body: &Value) -> Result<ConfigUpdate, RegistryError> {
     let map = object(body, "ConfigUpdateRequest")?;

@@ -49,7 +49,7 @@ pub use deploy::{
     Verdict,
 };
 pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};
-pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest};
+pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest, TagsRequest};
 pub use webhooks::{CreatedWebhook, Event, EventKind, WebhookRequest};
 
 /// The scope of the settings above every context.

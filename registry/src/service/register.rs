@@ -887,3 +887,45 @@ impl Registry {
         }
     }
 }
+
+/// `POST /subjects/{s}/versions/{v}/tags`, after transport parsing.
+#[derive(Debug, Clone, Default)]
+pub struct TagsRequest {
+    pub add: Vec<stele_compat::tags::TagChange>,
+    pub remove: Vec<stele_compat::tags::TagChange>,
+    /// The version to create: one more than the latest when absent.
+    pub new_version: Option<i32>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+}
+
+impl Registry {
+    /// `POST /subjects/{s}/versions/{v}/tags`: the version's schema with tags
+    /// added and removed, registered as a new version (Confluent 7.9's
+    /// semantics: a new version even when no tag changes, numbered
+    /// `newVersion` or one more than the latest, its metadata inherited from
+    /// the latest version unless given).
+    #[tracing::instrument(name = "registry.modify_tags", skip_all, fields(subject = raw_subject))]
+    pub async fn modify_tags(
+        &self,
+        raw_subject: &str,
+        selector: VersionSelector,
+        request: TagsRequest,
+    ) -> Result<RegisterOutcome> {
+        let (_, record) = self.version_get(raw_subject, selector, false).await?;
+        let text = stele_compat::tags::modify_tags(record.schema_type, &record.schema, &request.add, &request.remove)
+            .map_err(RegistryError::invalid_schema)?;
+        let subject = Subject::parse(&self.resolve_alias(raw_subject).await?);
+        let latest = self.store.versions_list(&subject).await?.iter().map(|v| v.version).max().unwrap_or(0);
+        let register = RegisterRequest {
+            schema: Some(text),
+            schema_type: Some(record.schema_type.as_str().to_owned()),
+            references: record.references.clone(),
+            metadata: request.metadata,
+            rule_set: request.rule_set,
+            id: None,
+            version: Some(request.new_version.unwrap_or(latest + 1)),
+        };
+        self.register(raw_subject, register, false).await
+    }
+}
