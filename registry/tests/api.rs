@@ -591,7 +591,21 @@ async fn a_lookup_answered_from_memory_follows_deletes_and_new_versions(app: Tes
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
+async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_own(app: TestApp) {
+    app.call(Method::PUT, "/config", Some(json!({"compatibility": "FULL", "wireProof": "WARN"}))).await;
+    app.call(Method::PUT, "/config/orders", Some(json!({"normalize": true}))).await;
+    // Confluent: the subject's config decides, and a level it lacks is the server's default.
+    let (_, config) = app.call(Method::GET, "/config/orders?defaultToGlobal=true", None).await;
+    assert_eq!(config["compatibilityLevel"], json!("BACKWARD"), "{config}");
+    assert_eq!(config["normalize"], json!(true), "{config}");
+    // Stele's own guards set above the subject still apply to it.
+    assert_eq!(config["wireProof"], json!("WARN"), "{config}");
+    let (_, global) = app.call(Method::GET, "/config", None).await;
+    assert_eq!(global["compatibilityLevel"], json!("FULL"), "{global}");
+}
+
 on_both_backends!(
+    a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_own,
     a_lookup_answered_from_memory_follows_deletes_and_new_versions,
     wire_proof_reports_a_failing_value_warns_or_refuses_as_configured,
     deployment_gating_validates_every_name_and_keeps_service_versions_immutable,

@@ -134,6 +134,29 @@ fn collect_sources(references: &[ResolvedReference], files: &mut HashMap<String,
     Ok(())
 }
 
+/// A reference whose name is not the path the file imports it by (the file
+/// imports `dep.proto`, the reference is named `other.proto`): Confluent
+/// accepts it. When exactly one import is provided by no file and exactly one
+/// of the schema's own references is imported by no name, that import is read
+/// as that reference.
+fn alias_misnamed_import(
+    written: &FileDescriptorProto,
+    references: &[ResolvedReference],
+    files: &mut HashMap<String, String>,
+) {
+    let provided = |name: &str| {
+        files.contains_key(name)
+            || BUNDLED.iter().any(|(path, _)| *path == name)
+            || name.starts_with("google/protobuf/")
+    };
+    let unprovided: Vec<&String> = written.dependency.iter().filter(|d| !provided(d)).collect();
+    let unimported: Vec<&ResolvedReference> =
+        references.iter().filter(|r| !written.dependency.contains(&r.name)).collect();
+    if let ([import], [reference]) = (unprovided.as_slice(), unimported.as_slice()) {
+        files.insert((*import).clone(), reference.schema.clone());
+    }
+}
+
 /// Decodes a base64 `FileDescriptorProto`, the form the Python, Go and .NET serializers send.
 fn decode_descriptor(text: &str) -> Option<FileDescriptorProto> {
     let trimmed = text.trim();
@@ -186,6 +209,7 @@ impl ProtoSchema {
                 }
             },
         };
+        alias_misnamed_import(&written, references, &mut files);
         let pool = compile_tolerating_unknown_options(&files, descriptors)?;
         let compiled = pool
             .get_file_by_name(MAIN_FILE)
@@ -222,6 +246,20 @@ impl ProtoSchema {
     pub fn serialized(&self) -> String {
         let file = render::descriptor_as_written(&self.compiled, &self.written);
         base64::engine::general_purpose::STANDARD.encode(file.encode_to_vec())
+    }
+
+    /// The canonical text without extension ranges and `extend` blocks
+    /// (Confluent's `format=ignore_extensions`).
+    pub fn without_extensions(&self) -> String {
+        fn strip(message: &mut prost_types::DescriptorProto) {
+            message.extension_range.clear();
+            message.extension.clear();
+            message.nested_type.iter_mut().for_each(strip);
+        }
+        let mut file = self.written.clone();
+        file.extension.clear();
+        file.message_type.iter_mut().for_each(strip);
+        render::render(&file)
     }
 
     /// The compiled descriptor of this schema's own file.

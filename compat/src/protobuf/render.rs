@@ -509,6 +509,17 @@ fn message_as_written(message: &mut DescriptorProto, written: &DescriptorProto) 
     for oneof in &mut message.oneof_decl {
         oneof.options.get_or_insert_with(Default::default);
     }
+    // Confluent builds the descriptor with the fields of (real) oneofs first,
+    // then the others, each group in declaration order.
+    let in_real_oneof = |field: &FieldDescriptorProto| field.oneof_index.is_some() && !field.proto3_optional();
+    let (mut first, rest): (Vec<FieldDescriptorProto>, Vec<FieldDescriptorProto>) =
+        std::mem::take(&mut message.field).into_iter().partition(in_real_oneof);
+    // A oneof member is written without a label; Confluent's descriptor says optional.
+    for field in &mut first {
+        field.label.get_or_insert(Label::Optional as i32);
+    }
+    first.extend(rest);
+    message.field = first;
     for range in &mut message.extension_range {
         range.options.get_or_insert_with(Default::default);
     }

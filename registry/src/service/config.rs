@@ -128,21 +128,26 @@ impl Registry {
             let parsed = subject.map(Subject::parse);
             return self.effective_config(parsed.as_ref()).await;
         }
-        let Some(own) = self.store.config_get(&scope).await? else {
+        // `:.:` names the default context's empty subject, not the top level.
+        let default_context_subject = subject.is_some_and(|s| {
+            let parsed = Subject::parse(s);
+            parsed.name.is_empty() && parsed.is_default_context()
+        });
+        let own = if default_context_subject { None } else { self.store.config_get(&scope).await? };
+        let Some(own) = own else {
             return Err(RegistryError::new(
                 ErrorCode::SubjectConfigNotFound,
                 format!(
                     "Subject '{}' does not have subject-level compatibility configured",
-                    subject.unwrap_or_default()
+                    if default_context_subject { "" } else { subject.unwrap_or_default() }
                 ),
             ));
         };
-        // A subject config written without a level reads with the level it inherits.
+        // A config written without a level reads with the server's default
+        // level, as Confluent answers, not with a parent scope's.
         let mut config = own;
         if config.compatibility_level.is_none() {
-            let parent = Subject::parse(subject.unwrap_or_default());
-            let inherited = self.effective_config(Some(&Subject { name: String::new(), ..parent })).await?;
-            config.compatibility_level = inherited.compatibility_level;
+            config.compatibility_level = Some(self.default_level.as_str().to_owned());
         }
         Ok(config)
     }

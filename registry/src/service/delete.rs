@@ -69,6 +69,12 @@ impl Registry {
         let live: Vec<&VersionRecord> = versions.iter().filter(|v| !v.deleted).collect();
         if permanent {
             if !live.is_empty() {
+                // A referenced version is reported first, as Confluent does.
+                for version in &live {
+                    if !self.store.versions_referencing(&version.subject, version.version).await?.is_empty() {
+                        return Err(RegistryError::reference_exists(&version.subject, version.version));
+                    }
+                }
                 return Err(RegistryError::new(
                     ErrorCode::SubjectNotSoftDeleted,
                     format!("Subject '{raw_subject}' was not deleted first before being permanently deleted"),

@@ -393,20 +393,33 @@ impl Registry {
     /// The configuration that applies to `subject`: its own, then its
     /// context's, then the global one, then the server default.
     pub async fn effective_config(&self, subject: Option<&Subject>) -> Result<ConfigRecord> {
-        let mut config = ConfigRecord::default();
-        let context_scope = subject.map_or_else(String::new, Subject::context_scope);
+        // The first scope that has a config decides Confluent's fields, as in
+        // Confluent: a subject's config without a level has the server's
+        // default level, not its context's. Stele's own fields
+        // (`protobufRules`, `consumerContracts`, `wireProof`,
+        // `compatibilityPolicy`) are inherited field by field, so that a
+        // subject's level never switches off a guard set above it.
+        let mut scopes = Vec::new();
         if let Some(subject) = subject
             && !subject.name.is_empty()
-            && let Some(own) = self.scoped_config(&subject.qualified()).await?
         {
-            config = own.over(&config);
+            scopes.push(subject.qualified());
         }
-        if let Some(context) = self.scoped_config(&context_scope).await? {
-            config = config.over(&context);
+        scopes.push(subject.map_or_else(String::new, Subject::context_scope));
+        scopes.push(GLOBAL_SCOPE.to_owned());
+        let mut config: Option<ConfigRecord> = None;
+        let mut extensions = ConfigRecord::default();
+        for scope in scopes {
+            if let Some(found) = self.scoped_config(&scope).await? {
+                extensions = extensions.over(&found);
+                config.get_or_insert_with(|| found.as_ref().clone());
+            }
         }
-        if let Some(global) = self.scoped_config(GLOBAL_SCOPE).await? {
-            config = config.over(&global);
-        }
+        let mut config = config.unwrap_or_default();
+        config.compatibility_policy = extensions.compatibility_policy;
+        config.protobuf_rules = extensions.protobuf_rules;
+        config.consumer_contracts = extensions.consumer_contracts;
+        config.wire_proof = extensions.wire_proof;
         if config.compatibility_level.is_none() {
             config.compatibility_level = Some(self.default_level.as_str().to_owned());
         }
@@ -449,12 +462,31 @@ impl Registry {
         Ok(None)
     }
 
-    /// A subject's versions; a bare subject with none in the default context is
-    /// looked for in the other contexts, as Confluent does.
-    async fn versions_with_fallback(&self, subject: &Subject) -> Result<(Subject, Vec<VersionRecord>)> {
+    /// A subject's versions; a bare subject with none in the default context
+    /// (none live, unless `include_deleted`) is looked for in the other
+    /// contexts, as Confluent does.
+    async fn versions_with_fallback(
+        &self,
+        subject: &Subject,
+        include_deleted: bool,
+    ) -> Result<(Subject, Vec<VersionRecord>)> {
         let versions = self.store.versions_list(subject).await?;
-        if !versions.is_empty() || !subject.is_default_context() || subject.name.is_empty() {
+        if versions.iter().any(|v| include_deleted || !v.deleted) {
             return Ok((subject.clone(), versions));
+        }
+        match self.fallback_subjects(subject).await?.into_iter().next() {
+            Some(found) => Ok(found),
+            None => Ok((subject.clone(), versions)),
+        }
+    }
+
+    /// The subjects of the same name in the other contexts, with live
+    /// versions, for a bare subject of the default context (Confluent's
+    /// cross-context reads); none for any other subject.
+    async fn fallback_subjects(&self, subject: &Subject) -> Result<Vec<(Subject, Vec<VersionRecord>)>> {
+        let mut found = Vec::new();
+        if !subject.is_default_context() || subject.name.is_empty() {
+            return Ok(found);
         }
         for context in self.store.contexts_list().await? {
             if context == DEFAULT_CONTEXT {
@@ -463,10 +495,19 @@ impl Registry {
             let candidate = Subject { context, name: subject.name.clone() };
             let versions = self.store.versions_list(&candidate).await?;
             if versions.iter().any(|v| !v.deleted) {
-                return Ok((candidate, versions));
+                found.push((candidate, versions));
             }
         }
-        Ok((subject.clone(), versions))
+        Ok(found)
+    }
+
+    /// The context an id is read in: the `subject` parameter's, or, for a
+    /// bare subject that lives only in another context, that context's.
+    async fn id_context(&self, subject: Option<&str>) -> Result<String> {
+        let Some(raw) = subject else { return Ok(DEFAULT_CONTEXT.to_owned()) };
+        let parsed = Subject::parse(raw);
+        let (found, _) = self.versions_with_fallback(&parsed, false).await?;
+        Ok(found.context)
     }
 }
 

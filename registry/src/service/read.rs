@@ -53,12 +53,15 @@ pub enum SchemaFormat {
     Default,
     /// Protobuf: base64 `FileDescriptorProto`.
     Serialized,
+    /// Protobuf: the text without extension ranges and `extend` blocks.
+    IgnoreExtensions,
 }
 
 impl SchemaFormat {
     pub fn parse(raw: Option<&str>) -> SchemaFormat {
         match raw {
             Some(f) if f.eq_ignore_ascii_case("serialized") => SchemaFormat::Serialized,
+            Some(f) if f.eq_ignore_ascii_case("ignore_extensions") => SchemaFormat::IgnoreExtensions,
             _ => SchemaFormat::Default,
         }
     }
@@ -154,10 +157,13 @@ fn page<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
 impl Registry {
     /// The schema text in the requested format.
     async fn render(&self, record: &SchemaRecord, format: SchemaFormat) -> Result<String> {
-        if format == SchemaFormat::Serialized && record.schema_type == SchemaType::Protobuf {
+        if format != SchemaFormat::Default && record.schema_type == SchemaType::Protobuf {
             let parsed = self.parsed_of(record).await?;
             if let Some(proto) = parsed.as_protobuf() {
-                return Ok(proto.serialized());
+                return Ok(match format {
+                    SchemaFormat::Serialized => proto.serialized(),
+                    _ => proto.without_extensions(),
+                });
             }
         }
         Ok(record.schema.clone())
@@ -171,7 +177,7 @@ impl Registry {
         include_deleted: bool,
     ) -> Result<(VersionRecord, Arc<SchemaRecord>)> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
-        let (_, versions) = self.versions_with_fallback(&Subject::parse(raw_subject)).await?;
+        let (_, versions) = self.versions_with_fallback(&Subject::parse(raw_subject), include_deleted).await?;
         let has_live = versions.iter().any(|v| !v.deleted);
         if versions.is_empty() || (!has_live && !include_deleted) {
             return Err(RegistryError::subject_not_found(raw_subject));
@@ -200,7 +206,12 @@ impl Registry {
     /// `GET /subjects/{s}/versions`.
     pub async fn versions_list(&self, raw_subject: &str, filter: ListFilter) -> Result<Vec<i32>> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
-        let versions = self.store.versions_list(&Subject::parse(raw_subject)).await?;
+        let subject = Subject::parse(raw_subject);
+        let versions = self.store.versions_list(&subject).await?;
+        if subject.name.is_empty() && versions.is_empty() {
+            // A context's empty subject (`:.ctx:`) always exists, without versions until given one.
+            return Ok(Vec::new());
+        }
         let visible: Vec<i32> = versions.iter().filter(|v| filter.keeps(v.deleted)).map(|v| v.version).collect();
         let exists =
             versions.iter().any(|v| !v.deleted) || ((filter.deleted || filter.deleted_only) && !versions.is_empty());
@@ -266,11 +277,6 @@ impl Registry {
         Ok(views)
     }
 
-    /// The context an id lookup uses: the `subject` parameter's, else the default.
-    fn id_context(subject: Option<&str>) -> String {
-        subject.map_or_else(|| DEFAULT_CONTEXT.to_owned(), |s| Subject::parse(s).context)
-    }
-
     /// The serialized answer for an id already read once, without waiting on anything.
     pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
         let found = self.peek_schema_json(context, id);
@@ -315,7 +321,16 @@ impl Registry {
 
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
     pub async fn schema_by_id(&self, id: i64, subject: Option<&str>) -> Result<Arc<SchemaRecord>> {
-        let context = Self::id_context(subject);
+        let context = Subject::parse(subject.unwrap_or_default()).context;
+        if let Some(record) = self.record(&context, id).await? {
+            return Ok(record);
+        }
+        // Not in the subject's context: perhaps the subject lives in another one.
+        let fallback = self.id_context(subject).await?;
+        if fallback == context {
+            return Err(RegistryError::schema_id_not_found(id));
+        }
+        let context = fallback;
         // A schema row exists exactly while some version uses it: permanent
         // deletes sweep unused rows, and a foreign key keeps used ones.
         self.record(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
@@ -344,7 +359,7 @@ impl Registry {
         subject: Option<&str>,
         include_deleted: bool,
     ) -> Result<Vec<VersionRecord>> {
-        let context = Self::id_context(subject);
+        let context = self.id_context(subject).await?;
         let usages = self.store.versions_by_schema(&context, id).await?;
         if usages.is_empty() {
             return Err(RegistryError::schema_not_found());
@@ -371,7 +386,8 @@ impl Registry {
         selector: VersionSelector,
         include_deleted: bool,
     ) -> Result<Vec<i64>> {
-        let (version, _) = self.version_get(raw_subject, selector, include_deleted).await?;
+        // The version itself may be soft-deleted (Confluent answers its live referrers, often none).
+        let (version, _) = self.version_get(raw_subject, selector, true).await?;
         let mut ids: Vec<i64> = self
             .store
             .versions_referencing(&version.subject, version.version)

@@ -568,7 +568,24 @@ impl Registry {
         for version in &live {
             let record = self.record_of(version).await?;
             if record.fingerprint == fingerprint && request.id.is_none_or(|id| id == record.id) {
-                return Ok(Some((record.id, version.version, view(record.id, version.version), Vec::new(), false)));
+                // An import that names a version already imported with this schema
+                // answers that version whole, as Confluent does.
+                let answer = if importing && explicit_version == Some(version.version) {
+                    Some(SchemaView {
+                        subject: None,
+                        version: Some(version.version),
+                        id: Some(record.id),
+                        schema_type: (record.schema_type != SchemaType::Avro).then(|| record.schema_type.as_str()),
+                        references: record.references.clone(),
+                        metadata: record.metadata.clone(),
+                        rule_set: None,
+                        schema: record.schema.clone(),
+                        max_id: None,
+                    })
+                } else {
+                    view(record.id, version.version)
+                };
+                return Ok(Some((record.id, version.version, answer, Vec::new(), false)));
             }
         }
         let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
@@ -750,17 +767,48 @@ impl Registry {
         include_deleted: bool,
         schema_type: SchemaType,
     ) -> Result<SchemaView> {
-        let (subject, versions) = self.versions_with_fallback(subject).await?;
-        let prepared = self.prepare(&subject, request, normalize, None).await?;
-        let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
-        if visible.is_empty() {
+        // The subject itself first, then (for a bare subject) the subjects of
+        // the same name in other contexts, as Confluent looks them up.
+        let own = self.store.versions_list(subject).await?;
+        let own_visible = own.iter().any(|v| include_deleted || !v.deleted);
+        let mut candidates = Vec::new();
+        if own_visible {
+            candidates.push((subject.clone(), own));
+        }
+        candidates.extend(self.fallback_subjects(subject).await?);
+        if candidates.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
+        for (candidate, versions) in &candidates {
+            if let Some(view) =
+                self.lookup_in(candidate, versions, request, normalize, include_deleted, schema_type).await?
+            {
+                return Ok(view);
+            }
+        }
+        if !own_visible {
+            return Err(RegistryError::subject_not_found(raw_subject));
+        }
+        Err(RegistryError::schema_not_found())
+    }
+
+    /// The version of `subject` (among `versions`) that holds the request's schema.
+    async fn lookup_in(
+        &self,
+        subject: &Subject,
+        versions: &[VersionRecord],
+        request: &RegisterRequest,
+        normalize: bool,
+        include_deleted: bool,
+        schema_type: SchemaType,
+    ) -> Result<Option<SchemaView>> {
+        let prepared = self.prepare(subject, request, normalize, None).await?;
+        let visible: Vec<&VersionRecord> = versions.iter().filter(|v| include_deleted || !v.deleted).collect();
         // The exact stored form first (Confluent's hash lookup), then equivalent spellings.
         for version in visible.iter().rev() {
             let record = self.record_of(version).await?;
             if record.fingerprint == prepared.fingerprint {
-                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
+                return Ok(Some(SchemaView::of_version(version, &record, record.schema.clone())));
             }
         }
         for version in visible.iter().rev() {
@@ -770,7 +818,7 @@ impl Registry {
             } else if record.schema_type == schema_type && record.references == prepared.references {
                 // Stored without normalization: compare normalized forms, ignoring metadata.
                 let stored = if normalize {
-                    let (resolved, _) = self.resolve_references(&subject, &record.references, true).await?;
+                    let (resolved, _) = self.resolve_references(subject, &record.references, true).await?;
                     stele_compat::parse(record.schema_type, &record.schema, &resolved, true).map(|p| p.canonical).ok()
                 } else {
                     Some(record.schema.clone())
@@ -782,10 +830,10 @@ impl Registry {
                 false
             };
             if same {
-                return Ok(SchemaView::of_version(version, &record, record.schema.clone()));
+                return Ok(Some(SchemaView::of_version(version, &record, record.schema.clone())));
             }
         }
-        Err(RegistryError::schema_not_found())
+        Ok(None)
     }
 
     /// `POST /compatibility/subjects/{s}/versions[/{v}]`: checks without registering.
