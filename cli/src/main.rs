@@ -65,8 +65,8 @@ struct ClientArgs {
 }
 
 impl ClientArgs {
-    fn client(&self) -> anyhow::Result<Client> {
-        Client::new(Connection {
+    fn connection(&self) -> Connection {
+        Connection {
             url: self.registry.clone(),
             user: self.user.clone(),
             password: self.password.clone(),
@@ -74,7 +74,11 @@ impl ClientArgs {
             ca_cert: self.ca_cert.clone(),
             client_cert: self.client_cert.clone(),
             client_key: self.client_key.clone(),
-        })
+        }
+    }
+
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::new(self.connection())
     }
 }
 
@@ -135,6 +139,12 @@ enum Command {
     CanIDeploy(WithClient<commands::deploy::CanIDeployOpts>),
     /// Credentials for the server's configuration: password hashes and API tokens.
     Auth(commands::auth::AuthOpts),
+    /// Write the registry's whole state (subjects, versions, ids, references, configs, modes) to one file.
+    Export(WithClient<commands::migrate::ExportOpts>),
+    /// Write a file `stele export` made into the registry, ids kept (through IMPORT mode; resumable).
+    Import(WithClient<commands::migrate::ImportOpts>),
+    /// Copy a running Confluent-compatible registry (--from) into this one, ids kept; resumable.
+    Migrate(WithClient<commands::migrate::MigrateOpts>),
 }
 
 /// What a command concluded.
@@ -177,6 +187,9 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Environment(c) => done(commands::deploy::environment(&c.client.client()?, &c.opts)),
         Command::RecordDeployment(c) => done(commands::deploy::record_deployment(&c.client.client()?, &c.opts)),
         Command::RecordUndeployment(c) => done(commands::deploy::record_undeployment(&c.client.client()?, &c.opts)),
+        Command::Export(c) => done(commands::migrate::export(&c.client.client()?, &c.client.registry, &c.opts)),
+        Command::Import(c) => done(commands::migrate::import(&c.client.client()?, &c.opts)),
+        Command::Migrate(c) => done(commands::migrate::migrate(&c.client.client()?, &c.client.connection(), &c.opts)),
         Command::CanIDeploy(c) => {
             let deployable =
                 commands::deploy::can_i_deploy(&c.client.client()?, &c.opts, c.client.format, output::color())?;

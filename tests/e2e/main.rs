@@ -9,6 +9,7 @@ mod conformance;
 mod console;
 mod contracts;
 mod deploy;
+mod migrate;
 mod replicas;
 mod stress;
 mod telemetry;

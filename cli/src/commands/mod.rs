@@ -6,6 +6,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod diff;
 pub mod explain;
+pub mod migrate;
 pub mod registry;
 pub mod serve;
 
