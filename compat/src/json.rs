@@ -66,6 +66,19 @@ impl jsonschema::Retrieve for ReferenceRetriever {
     }
 }
 
+fn drop_empty_all_of(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object.get("allOf").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+                object.shift_remove("allOf");
+            }
+            object.values_mut().for_each(drop_empty_all_of);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_all_of),
+        _ => {}
+    }
+}
+
 fn draft_of(value: &Value) -> jsonschema::Draft {
     let uri = value.get("$schema").and_then(Value::as_str).unwrap_or_default();
     if uri.contains("draft-04") {
@@ -87,6 +100,11 @@ impl JsonSchema {
             serde_json::from_str(text).map_err(|e| SchemaError::invalid(format!("Invalid JSON {text}: {e}")))?;
         let mut refs = HashMap::new();
         collect_references(references, &mut refs)?;
+        if value.is_null() {
+            // Confluent accepts any other JSON value as a schema (the recorded
+            // corpus registers arrays, numbers and strings), but not `null`.
+            return Err(SchemaError::invalid("Invalid JSON Schema: null is not a schema"));
+        }
         let schema = JsonSchema { value, references: Arc::new(refs) };
         if schema.value.is_object() {
             schema.validator().map_err(SchemaError::invalid)?;
@@ -103,6 +121,9 @@ impl JsonSchema {
             // An unknown `$schema` falls back to draft 7, as Confluent does.
             object.remove("$schema");
         }
+        // An empty `allOf` asks nothing of a document: Confluent accepts it,
+        // where the meta-schemas want at least one member.
+        drop_empty_all_of(&mut meta);
         let meta_check = match draft {
             jsonschema::Draft::Draft4 => jsonschema::draft4::meta::validate(&meta).map_err(|e| e.to_string()),
             jsonschema::Draft::Draft6 => jsonschema::draft6::meta::validate(&meta).map_err(|e| e.to_string()),

@@ -356,3 +356,15 @@ fn nested_one_of_over_shared_definitions_is_checked_in_polynomial_time() {
     let changed = backward(&ladder("string"), &ladder("integer"));
     assert!(!changed.is_empty(), "the leaf's type changed");
 }
+
+#[test]
+fn validity_is_confluents_a_bare_null_is_refused_and_an_empty_all_of_accepted() {
+    let null = parse(SchemaType::Json, "null", &[], false).expect_err("null is not a schema").to_string();
+    assert!(null.contains("null is not a schema"), "{null}");
+    for accepted in [json!({"allOf": []}), json!({"type": "object", "properties": {"a": {"allOf": []}}}), json!([1])] {
+        parse(SchemaType::Json, &accepted.to_string(), &[], false).unwrap_or_else(|e| panic!("{accepted}: {e}"));
+    }
+    // The empty allOf asks nothing of a document.
+    let empty = schema(&json!({"allOf": []}));
+    assert!(stele_compat::payload::validate(&empty, &json!({"anything": 1})).is_ok_and(|r| r.is_empty()));
+}
