@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::wire::{Params, register_request};
 use super::{AppState, PathParams, ok, parse_body, raw};
 use crate::error::{RegistryError, Result};
-use crate::service::{ListFilter, SchemaFormat, SchemaView, VersionSelector};
+use crate::service::{Answer, AnswerKey, ListFilter, SchemaFormat, SchemaView, VersionSelector, schema_type_label};
 
 #[derive(Serialize)]
 struct IdOnly {
@@ -58,22 +58,47 @@ pub async fn versions(
     Ok(ok(&state.registry.versions_list(&subject, filter(&params)).await?))
 }
 
+/// A serialized answer kept for a repeated request (see `service::answers`).
+fn answered(answer: &Answer) -> Response {
+    super::json_response(axum::http::StatusCode::OK, answer.body.clone())
+}
+
 pub async fn register(
     State(state): State<AppState>,
     path: RawPathParams,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response> {
-    let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
+    // A repeated re-registration: the kept answer, without parsing anything.
+    let key = AnswerKey::of("register", &subject, query.as_deref(), &body);
+    if let Some(answer) = state.registry.cached_answer(&key).await? {
+        crate::metrics::registration(crate::metrics::RegistrationOutcome::Existing, answer.schema_type);
+        let mut response = answered(&answer);
+        response.extensions_mut().insert(super::auth::Unchanged);
+        return Ok(response);
+    }
+    let ticket = state.registry.answer_ticket();
+    let request = register_request(&parse_body(&body)?)?;
+    let schema_type = schema_type_label(request.schema_type.as_deref());
     let params = Params::parse(query.as_deref());
     let outcome = state.registry.register(&subject, request, params.flag("normalize")).await?;
-    let body = match &outcome.view {
+    let answer = match &outcome.view {
         Some(view) => Registered::Full(view),
         None => Registered::Id(IdOnly { id: outcome.id }),
     };
-    let mut response = ok(&WithWarnings { body, warnings: &outcome.warnings });
+    let bytes = bytes::Bytes::from(
+        serde_json::to_vec(&WithWarnings { body: answer, warnings: &outcome.warnings })
+            .map_err(|e| RegistryError::Internal(format!("response did not serialize: {e}")))?,
+    );
+    let mut response = super::json_response(axum::http::StatusCode::OK, bytes.clone());
     if !outcome.created {
+        // The answer to a schema already registered is what every repeat gets,
+        // unless it warns (a warning must repeat).
+        if outcome.warnings.is_empty() {
+            let answer = Answer::new(bytes, &subject, &outcome.subject, outcome.version, false, schema_type);
+            state.registry.remember_answer(ticket, key, answer);
+        }
         response.extensions_mut().insert(super::auth::Unchanged);
     }
     Ok(response)
@@ -96,10 +121,20 @@ pub async fn lookup(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response> {
-    let request = register_request(&parse_body(&body)?)?;
     let subject = PathParams::from_raw(&path).get("subject");
+    let key = AnswerKey::of("lookup", &subject, query.as_deref(), &body);
+    if let Some(answer) = state.registry.cached_answer(&key).await? {
+        return Ok(answered(&answer));
+    }
+    let ticket = state.registry.answer_ticket();
+    let request = register_request(&parse_body(&body)?)?;
     let params = Params::parse(query.as_deref());
-    let view = state.registry.lookup(&subject, request, params.flag("normalize"), params.flag("deleted")).await?;
+    let include_deleted = params.flag("deleted");
+    let view = state.registry.lookup(&subject, request, params.flag("normalize"), include_deleted).await?;
+    if let (Ok(bytes), Some(found), Some(version)) = (serde_json::to_vec(&view), &view.subject, view.version) {
+        let answer = Answer::new(bytes.into(), &subject, found, version, include_deleted, "");
+        state.registry.remember_answer(ticket, key, answer);
+    }
     Ok(ok(&view))
 }
 

@@ -20,6 +20,7 @@
 //! decided on and report a conflict when another writer (another replica)
 //! got in between; the service then starts over from a fresh read.
 
+mod answers;
 mod audit;
 mod browse;
 mod cache;
@@ -41,7 +42,9 @@ use crate::store::{ConfigRecord, Reference, SchemaRecord, Store, VersionRecord};
 use crate::subject::{DEFAULT_CONTEXT, Subject};
 use cache::Cache;
 
+pub use answers::{Answer, AnswerKey};
 pub use browse::{Comparison, SearchHit};
+pub use cache::Ticket;
 pub use config::{ConfigUpdate, Mode};
 pub use contracts::{ConsumerStatus, ContractFinding, Enforcement};
 pub use deploy::{
@@ -49,7 +52,7 @@ pub use deploy::{
     Verdict,
 };
 pub use read::{ListFilter, SchemaFormat, SchemaJson, SchemaView, VersionSelector};
-pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest, TagsRequest};
+pub use register::{CompatibilityVerdict, RegisterOutcome, RegisterRequest, TagsRequest, schema_type_label};
 pub use webhooks::{CreatedWebhook, Event, EventKind, WebhookRequest};
 
 /// The scope of the settings above every context.
@@ -113,6 +116,9 @@ pub struct Registry {
     /// subject it was found under. Cleared like `reregister`, and a new version
     /// evicts the answers about its subject.
     lookups: Cache<(ReregisterKey, bool), Arc<read::SchemaView>>,
+    /// Serialized answers to repeated re-registrations and lookups, by the raw
+    /// request's digest (see `answers.rs`).
+    answers: Cache<AnswerKey, Arc<Answer>>,
     /// Whether other processes write to the same storage (replicas on PostgreSQL).
     shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
@@ -138,6 +144,7 @@ impl Registry {
             parsed: Cache::new("parsed_schemas"),
             reregister: Cache::new("reregistrations").bounded(LOOKUP_ENTRIES),
             lookups: Cache::new("lookups").bounded(LOOKUP_ENTRIES),
+            answers: Cache::new("answers").bounded(LOOKUP_ENTRIES),
             shared_storage: store.changes().is_some(),
             store,
             id_bodies: Cache::new("schema_json"),
@@ -179,6 +186,7 @@ impl Registry {
         self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
         self.reregister.report(|key, _| key.subject.len() + key.request.len() + 12);
         self.lookups.report(|(key, _), view| key.subject.len() + key.request.len() + 1 + view.schema.len() + 64);
+        self.answers.report(|_, answer| 32 + answer.body.len() + answer.requested.len() + answer.subject.len() + 16);
         self.id_bodies.report(|context, bodies| {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
         });
@@ -202,6 +210,7 @@ impl Registry {
     fn invalidate_after_write(&self) {
         self.reregister.clear();
         self.lookups.clear();
+        self.answers.clear();
         self.configs.clear();
         self.modes.clear();
     }
@@ -249,6 +258,7 @@ impl Registry {
         // instead of the default context's).
         self.reregister.clear();
         self.lookups.clear();
+        self.answers.clear();
         if kind == "version" {
             return;
         }

@@ -38,6 +38,9 @@ pub struct RegisterOutcome {
     pub warnings: Vec<String>,
     /// Whether a new version was made (else the schema was registered already).
     pub created: bool,
+    /// The subject (qualified, aliases resolved) and version registered under.
+    pub subject: String,
+    pub version: i32,
 }
 
 /// What one registration attempt settled on: id, version, the full answer
@@ -179,7 +182,7 @@ fn compatibility_group<'a>(
 }
 
 /// A request's schema type as a bounded label (an unknown one is `invalid`).
-fn schema_type_label(raw: Option<&str>) -> &'static str {
+pub fn schema_type_label(raw: Option<&str>) -> &'static str {
     schema_type_of(raw).map_or("invalid", SchemaType::as_str)
 }
 
@@ -427,7 +430,14 @@ impl Registry {
             // then the answer is only trusted once the storage confirms the version
             // is still live (one primary-key read instead of the whole registration).
             if !self.shared_storage || self.store.version_live(&key.subject, version).await? {
-                return Ok(RegisterOutcome { id, view: None, warnings: Vec::new(), created: false });
+                return Ok(RegisterOutcome {
+                    id,
+                    view: None,
+                    warnings: Vec::new(),
+                    created: false,
+                    subject: key.subject.clone(),
+                    version,
+                });
             }
             self.reregister.evict(|cached, _| cached != key);
         }
@@ -450,7 +460,7 @@ impl Registry {
             self.reregister.fill(ticket, key, (id, stored_version));
         }
         let view = full.map(|view| Box::new(SchemaView { version: Some(stored_version), ..view }));
-        Ok(RegisterOutcome { id, view, warnings, created })
+        Ok(RegisterOutcome { id, view, warnings, created, subject: subject.qualified(), version: stored_version })
     }
 
     /// One attempt; `None` when another writer got in between and the caller should retry.
@@ -691,6 +701,7 @@ impl Registry {
                 // What a re-registration answers can depend on the latest version (inherited metadata).
                 let qualified = subject.qualified();
                 self.reregister.evict(|key, _| key.subject != qualified);
+                self.evict_answers(&qualified);
                 // An answer found in another context than asked (Confluent's fallback)
                 // may change with any subject's new version; the rest, with their own.
                 self.lookups.evict(|(key, _), view| {
