@@ -29,7 +29,22 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         return Ok(ok(&Vec::<SchemaView>::new()));
     }
     let views = state.registry.schemas_list(&prefix, filter, params.flag("latestOnly"), offset, limit).await?;
-    Ok(ok(&views))
+    if !params.flag("aliases") {
+        return Ok(ok(&views));
+    }
+    // With `aliases=true`, each entry names the subjects whose config aliases its subject.
+    let aliases = state.registry.subject_aliases().await?;
+    let mut entries = Vec::with_capacity(views.len());
+    for view in &views {
+        let mut entry = serde_json::to_value(view).map_err(|e| crate::error::RegistryError::Internal(e.to_string()))?;
+        if let Some(names) = view.subject.as_ref().and_then(|s| aliases.get(s))
+            && let Some(object) = entry.as_object_mut()
+        {
+            object.insert("aliases".to_owned(), serde_json::json!(names));
+        }
+        entries.push(entry);
+    }
+    Ok(ok(&entries))
 }
 
 fn id_and_params(path: &RawPathParams, query: Option<&str>) -> Result<(i64, Params)> {

@@ -242,6 +242,19 @@ impl Registry {
         Ok(page(names, offset, limit))
     }
 
+    /// The subjects that alias each subject (config `alias`), by the aliased
+    /// subject, qualified; for `GET /schemas?aliases=true`.
+    pub async fn subject_aliases(&self) -> Result<BTreeMap<String, Vec<String>>> {
+        // The store lists scopes in order, so each list comes sorted.
+        let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (scope, config) in self.store.configs_all().await? {
+            if let Some(target) = config.alias.as_deref().filter(|a| !a.is_empty()) {
+                aliases.entry(Subject::parse(target).qualified()).or_default().push(scope);
+            }
+        }
+        Ok(aliases)
+    }
+
     /// `GET /schemas`: subject versions with their schemas.
     pub async fn schemas_list(
         &self,

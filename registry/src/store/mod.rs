@@ -253,6 +253,8 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     async fn contexts_list(&self) -> Result<Vec<String>>;
 
     async fn config_get(&self, scope: &str) -> Result<Option<ConfigRecord>>;
+    /// Every stored config, by scope.
+    async fn configs_all(&self) -> Result<Vec<(String, ConfigRecord)>>;
     async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()>;
     async fn config_delete(&self, scope: &str) -> Result<()>;
 

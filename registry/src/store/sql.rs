@@ -587,6 +587,19 @@ macro_rules! sql_store {
                 .transpose()
             }
 
+            async fn configs_all(&self) -> Result<Vec<(String, ConfigRecord)>> {
+                let rows: Vec<(String, String)> = sqlx::query_as("SELECT scope, body FROM configs ORDER BY scope")
+                    .fetch_all(&mut *self.acquire().await?)
+                    .await?;
+                rows.into_iter()
+                    .map(|(scope, body)| {
+                        let config = serde_json::from_str(&body)
+                            .map_err(|e| RegistryError::Internal(format!("corrupt config {scope}: {e}")))?;
+                        Ok((scope, config))
+                    })
+                    .collect()
+            }
+
             #[tracing::instrument(name = "store.config_put", skip_all, fields(db.system = DB_SYSTEM))]
             async fn config_put(&self, scope: &str, config: &ConfigRecord) -> Result<()> {
                 let mut tx = self.begin().await?;
