@@ -18,8 +18,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::protobuf::ProtoSchema;
 use crate::protobuf::options::{TagTarget, merge_tags, modify_tags as modify_proto_tags};
+use crate::schema::ParsedSchema;
 use crate::types::SchemaType;
 
 const TAGS: &str = "confluent:tags";
@@ -58,44 +58,36 @@ fn no_path(path: &str) -> String {
     illegal(format!("No matching path '{path}' found in the schema"))
 }
 
-/// Applies `add`, then `remove`, to the schema `text` of `schema_type`, and
+/// Applies `add`, then `remove`, to a parsed schema (parsed with its
+/// references, which a Protobuf file needs to resolve its imports), and
 /// answers the new text (to be registered as a new version).
-pub fn modify_tags(
-    schema_type: SchemaType,
-    text: &str,
-    add: &[TagChange],
-    remove: &[TagChange],
-) -> Result<String, String> {
+pub fn modify_tags(schema: &ParsedSchema, add: &[TagChange], remove: &[TagChange]) -> Result<String, String> {
     let changes = add.iter().map(|c| (c, true)).chain(remove.iter().map(|c| (c, false)));
-    match schema_type {
-        SchemaType::Protobuf => {
-            let mut file = ProtoSchema::parse(text, &[]).map_err(|e| illegal(e.to_string()))?.written;
-            for (change, adding) in changes {
-                let target = match change.entity_type {
-                    EntityType::Record => TagTarget::Message,
-                    EntityType::Field => TagTarget::Field,
-                };
-                let (added, removed) = split(&change.tags, adding);
-                modify_proto_tags(&mut file, target, &change.entity_path, added, removed).map_err(illegal)?;
-            }
-            // Confluent 7.9 writes `package null;` into a file without a package
-            // here, which renames every type in it; Stele leaves the package out
-            // (tests/conformance/tolerated.json).
-            Ok(crate::protobuf::render_file(&file))
+    if let Some(proto) = schema.as_protobuf() {
+        let mut file = proto.written.clone();
+        for (change, adding) in changes {
+            let target = match change.entity_type {
+                EntityType::Record => TagTarget::Message,
+                EntityType::Field => TagTarget::Field,
+            };
+            let (added, removed) = split(&change.tags, adding);
+            modify_proto_tags(&mut file, target, &change.entity_path, added, removed).map_err(illegal)?;
         }
-        SchemaType::Avro | SchemaType::Json => {
-            let mut document: Value = serde_json::from_str(text).map_err(|e| illegal(e.to_string()))?;
-            for (change, adding) in changes {
-                let target = match schema_type {
-                    SchemaType::Avro => avro_entity(&mut document, change)?,
-                    _ => json_entity(&mut document, change)?,
-                };
-                let (added, removed) = split(&change.tags, adding);
-                set_tags(target, added, removed);
-            }
-            Ok(document.to_string())
-        }
+        // Confluent 7.9 writes `package null;` into a file without a package
+        // here, which renames every type in it; Stele leaves the package out
+        // (tests/conformance/tolerated.json).
+        return Ok(crate::protobuf::render_file(&file));
     }
+    let mut document: Value = serde_json::from_str(&schema.canonical).map_err(|e| illegal(e.to_string()))?;
+    for (change, adding) in changes {
+        let target = match schema.schema_type {
+            SchemaType::Avro => avro_entity(&mut document, change)?,
+            _ => json_entity(&mut document, change)?,
+        };
+        let (added, removed) = split(&change.tags, adding);
+        set_tags(target, added, removed);
+    }
+    Ok(document.to_string())
 }
 
 fn split(tags: &[String], adding: bool) -> (&[String], &[String]) {
@@ -212,6 +204,12 @@ fn json_entity<'a>(document: &'a mut Value, change: &TagChange) -> Result<&'a mu
 mod tests {
     use super::*;
 
+    /// Parses `text` without references, then edits its tags.
+    fn tag(schema_type: SchemaType, text: &str, add: &[TagChange], remove: &[TagChange]) -> Result<String, String> {
+        let schema = crate::parse(schema_type, text, &[], false).map_err(|e| e.to_string())?;
+        modify_tags(&schema, add, remove)
+    }
+
     fn change(entity_type: EntityType, path: &str, tags: &[&str]) -> TagChange {
         TagChange { entity_type, entity_path: path.to_owned(), tags: tags.iter().map(|t| (*t).to_owned()).collect() }
     }
@@ -219,13 +217,13 @@ mod tests {
     #[test]
     fn avro_tags_go_on_fields_and_records_by_full_or_simple_name() {
         let text = r#"{"type":"record","name":"Dep","namespace":"com.x","fields":[{"name":"v","type":"int"}]}"#;
-        let tagged = modify_tags(SchemaType::Avro, text, &[change(EntityType::Field, "com.x.Dep.v", &["N"])], &[])
-            .expect("tagged");
+        let tagged =
+            tag(SchemaType::Avro, text, &[change(EntityType::Field, "com.x.Dep.v", &["N"])], &[]).expect("tagged");
         assert_eq!(
             tagged,
             r#"{"type":"record","name":"Dep","namespace":"com.x","fields":[{"name":"v","type":"int","confluent:tags":["N"]}]}"#
         );
-        let both = modify_tags(
+        let both = tag(
             SchemaType::Avro,
             &tagged,
             &[change(EntityType::Record, "Dep", &["R"]), change(EntityType::Field, "Dep.v", &["X", "N"])],
@@ -233,49 +231,64 @@ mod tests {
         )
         .expect("tagged");
         assert!(both.ends_with(r#""confluent:tags":["N","X"]}],"confluent:tags":["R"]}"#), "{both}");
-        let removed = modify_tags(SchemaType::Avro, &both, &[], &[change(EntityType::Field, "Dep.v", &["N", "X"])])
-            .expect("untagged");
+        let removed =
+            tag(SchemaType::Avro, &both, &[], &[change(EntityType::Field, "Dep.v", &["N", "X"])]).expect("untagged");
         assert!(!removed.contains(r#""type":"int","confluent"#), "{removed}");
     }
 
     #[test]
     fn unknown_paths_get_confluents_messages() {
         let text = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
-        let error = |path: &str, entity| modify_tags(SchemaType::Avro, text, &[change(entity, path, &["X"])], &[]);
+        let error = |path: &str, entity| tag(SchemaType::Avro, text, &[change(entity, path, &["X"])], &[]);
         assert_eq!(
             error("User.nope", EntityType::Field).unwrap_err(),
             "java.lang.IllegalArgumentException: No matching path 'User.nope' found in the schema"
         );
         assert_eq!(error("User", EntityType::Field).unwrap_err(), "java.lang.IllegalArgumentException: 0 > -1");
         let json = r#"{"type":"object","properties":{"a":{"type":"string"}}}"#;
-        let tagged = modify_tags(SchemaType::Json, json, &[change(EntityType::Field, "object.a", &["PII"])], &[]);
+        let tagged = tag(SchemaType::Json, json, &[change(EntityType::Field, "object.a", &["PII"])], &[]);
         assert_eq!(
             tagged.as_deref(),
             Ok(r#"{"type":"object","properties":{"a":{"type":"string","confluent:tags":["PII"]}}}"#)
         );
-        let bare = modify_tags(SchemaType::Json, json, &[change(EntityType::Field, "a", &["PII"])], &[]);
+        let bare = tag(SchemaType::Json, json, &[change(EntityType::Field, "a", &["PII"])], &[]);
         assert_eq!(bare.unwrap_err(), "java.lang.IllegalArgumentException: No matching path 'a' found in the schema");
     }
 
     #[test]
     fn protobuf_tags_are_option_bodies_printed_as_confluent_prints_them() {
         let text = "syntax = \"proto3\";\npackage p.q;\nmessage M {\n  string a = 1;\n}\n";
-        let tagged = modify_tags(SchemaType::Protobuf, text, &[change(EntityType::Field, "M.a", &["PII"])], &[])
-            .expect("tagged");
+        let tagged =
+            tag(SchemaType::Protobuf, text, &[change(EntityType::Field, "M.a", &["PII"])], &[]).expect("tagged");
         assert_eq!(
             tagged,
             "syntax = \"proto3\";\npackage p.q;\n\nmessage M {\n  string a = 1 [(confluent.field_meta) = {\n    tags: [\n      \"PII\"\n    ]\n  }];\n}\n"
         );
-        let record = modify_tags(SchemaType::Protobuf, &tagged, &[change(EntityType::Record, "M", &["R"])], &[])
-            .expect("tagged");
+        let record =
+            tag(SchemaType::Protobuf, &tagged, &[change(EntityType::Record, "M", &["R"])], &[]).expect("tagged");
         assert_eq!(
             record,
             "syntax = \"proto3\";\npackage p.q;\n\nmessage M {\n  option (confluent.message_meta) = {\n    tags: [\n      \"R\"\n    ]\n  };\n\n  string a = 1 [(confluent.field_meta) = {\n    tags: [\n      \"PII\"\n    ]\n  }];\n}\n"
         );
-        let error = modify_tags(SchemaType::Protobuf, text, &[change(EntityType::Field, "M.nope", &["X"])], &[]);
+        let error = tag(SchemaType::Protobuf, text, &[change(EntityType::Field, "M.nope", &["X"])], &[]);
         assert_eq!(
             error.unwrap_err(),
             "java.lang.IllegalArgumentException: No matching Field with name 'nope' found in the schema"
         );
+    }
+
+    #[test]
+    fn a_protobuf_file_that_imports_a_reference_is_tagged_with_its_imports_resolved() {
+        let dependency = crate::types::ResolvedReference {
+            name: "dep.proto".to_owned(),
+            schema_type: SchemaType::Protobuf,
+            schema: "syntax = \"proto3\";\npackage dep;\nmessage D {\n  int32 v = 1;\n}\n".to_owned(),
+            references: Vec::new(),
+        };
+        let text = "syntax = \"proto3\";\nimport \"dep.proto\";\nmessage H {\n  dep.D d = 1;\n}\n";
+        let schema = crate::parse(SchemaType::Protobuf, text, &[dependency], false).expect("parses with its reference");
+        let tagged = modify_tags(&schema, &[change(EntityType::Field, "H.d", &["PII"])], &[]).expect("tagged");
+        assert!(tagged.contains("import \"dep.proto\";"), "{tagged}");
+        assert!(tagged.contains("dep.D d = 1 [(confluent.field_meta) = {"), "{tagged}");
     }
 }

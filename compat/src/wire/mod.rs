@@ -354,13 +354,25 @@ pub fn prove_level(
     previous: &[&ParsedSchema],
     options: &ProofOptions,
 ) -> Option<VersionFailure> {
-    crate::level::compared_versions(level, previous.len()).into_iter().find_map(|index| {
-        let problems: Vec<Incompatibility> = prove_pair(level, new, previous[index], options)
-            .into_iter()
-            .filter_map(|(direction, proof)| proof.counter_example().map(|example| example.finding(direction)))
-            .collect();
-        (!problems.is_empty()).then_some(VersionFailure { index, problems })
-    })
+    crate::level::compared_versions(level, previous.len())
+        .into_iter()
+        .find_map(|index| prove_version(level, new, previous, index, options))
+}
+
+/// The oracle against one version of a history (`previous[index]`): its
+/// counter-examples as findings, `None` when every pair holds.
+pub fn prove_version(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    previous: &[&ParsedSchema],
+    index: usize,
+    options: &ProofOptions,
+) -> Option<VersionFailure> {
+    let problems: Vec<Incompatibility> = prove_pair(level, new, previous[index], options)
+        .into_iter()
+        .filter_map(|(direction, proof)| proof.counter_example().map(|example| example.finding(direction)))
+        .collect();
+    (!problems.is_empty()).then_some(VersionFailure { index, problems })
 }
 
 impl CounterExample {

@@ -98,7 +98,7 @@ struct ReferenceBudget {
 
 /// Entries of each answer cache keyed by request digests: past it, a fill
 /// first drops an entry, so memory stays bounded whatever clients send.
-const LOOKUP_ENTRIES: usize = 100_000;
+const ANSWER_ENTRIES: usize = 100_000;
 
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -111,11 +111,6 @@ pub struct Registry {
     parsed: Cache<(String, i64), Arc<ParsedSchema>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
     reregister: Cache<ReregisterKey, (i64, i32)>,
-    /// Lookups (`POST /subjects/{s}`) that found a version, by the request's
-    /// digest and whether deleted versions count; each answer names the
-    /// subject it was found under. Cleared like `reregister`, and a new version
-    /// evicts the answers about its subject.
-    lookups: Cache<(ReregisterKey, bool), Arc<read::SchemaView>>,
     /// Serialized answers to repeated re-registrations and lookups, by the raw
     /// request's digest (see `answers.rs`).
     answers: Cache<AnswerKey, Arc<Answer>>,
@@ -142,9 +137,8 @@ impl Registry {
             write_lock: tokio::sync::Mutex::new(()),
             records: Cache::new("schema_records"),
             parsed: Cache::new("parsed_schemas"),
-            reregister: Cache::new("reregistrations").bounded(LOOKUP_ENTRIES),
-            lookups: Cache::new("lookups").bounded(LOOKUP_ENTRIES),
-            answers: Cache::new("answers").bounded(LOOKUP_ENTRIES),
+            reregister: Cache::new("reregistrations").bounded(ANSWER_ENTRIES),
+            answers: Cache::new("answers").bounded(ANSWER_ENTRIES),
             shared_storage: store.changes().is_some(),
             store,
             id_bodies: Cache::new("schema_json"),
@@ -185,7 +179,6 @@ impl Registry {
         // A parsed schema's footprint is not measured; its canonical text is a proxy.
         self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
         self.reregister.report(|key, _| key.subject.len() + key.request.len() + 12);
-        self.lookups.report(|(key, _), view| key.subject.len() + key.request.len() + 1 + view.schema.len() + 64);
         self.answers.report(|_, answer| 32 + answer.body.len() + answer.requested.len() + answer.subject.len() + 16);
         self.id_bodies.report(|context, bodies| {
             context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
@@ -209,7 +202,6 @@ impl Registry {
     /// Forgets answers a write may have changed.
     fn invalidate_after_write(&self) {
         self.reregister.clear();
-        self.lookups.clear();
         self.answers.clear();
         self.configs.clear();
         self.modes.clear();
@@ -257,7 +249,6 @@ impl Registry {
         // answers, and what a lookup finds (a context's subject that now exists
         // instead of the default context's).
         self.reregister.clear();
-        self.lookups.clear();
         self.answers.clear();
         if kind == "version" {
             return;

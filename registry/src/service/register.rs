@@ -244,13 +244,7 @@ fn prove_history(
     let span = tracing::info_span!("compat.wire_proof", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), budget = options.budget, proven = tracing::field::Empty);
     let _entered = span.enter();
     let failure = match only {
-        Some(index) => {
-            let problems: Vec<Incompatibility> = wire::prove_pair(level, new, previous[index], options)
-                .into_iter()
-                .filter_map(|(direction, proof)| proof.counter_example().map(|example| example.finding(direction)))
-                .collect();
-            (!problems.is_empty()).then_some(VersionFailure { index, problems })
-        }
+        Some(index) => wire::prove_version(level, new, previous, index, options),
         None => wire::prove_level(level, new, previous, options),
     };
     span.record("proven", failure.is_none());
@@ -581,17 +575,8 @@ impl Registry {
                 // An import that names a version already imported with this schema
                 // answers that version whole, as Confluent does.
                 let answer = if importing && explicit_version == Some(version.version) {
-                    Some(SchemaView {
-                        subject: None,
-                        version: Some(version.version),
-                        id: Some(record.id),
-                        schema_type: (record.schema_type != SchemaType::Avro).then(|| record.schema_type.as_str()),
-                        references: record.references.clone(),
-                        metadata: record.metadata.clone(),
-                        rule_set: None,
-                        schema: record.schema.clone(),
-                        max_id: None,
-                    })
+                    let whole = SchemaView::of_version(version, &record, record.schema.clone());
+                    Some(SchemaView { subject: None, rule_set: None, ..whole })
                 } else {
                     view(record.id, version.version)
                 };
@@ -702,12 +687,6 @@ impl Registry {
                 let qualified = subject.qualified();
                 self.reregister.evict(|key, _| key.subject != qualified);
                 self.evict_answers(&qualified);
-                // An answer found in another context than asked (Confluent's fallback)
-                // may change with any subject's new version; the rest, with their own.
-                self.lookups.evict(|(key, _), view| {
-                    let found = view.subject.as_deref().unwrap_or_default();
-                    key.subject != qualified && found != qualified && found == key.subject
-                });
                 tracing::info!(subject.name = %subject, schema.id = id, schema.version = version, "registered schema {id} as version {version} of {subject}");
                 Ok(Some((id, version, view(id, version), warnings, true)))
             }
@@ -745,54 +724,21 @@ impl Registry {
         if request.schema.as_deref().is_none_or(|s| s.trim().is_empty()) {
             return Err(RegistryError::invalid_schema("Empty schema"));
         }
-        // Producers look their schema up on every start: the same request
-        // answers from memory, whatever the subject's history, without parsing.
-        let key = (ReregisterKey::of(subject.qualified(), &request, normalize), include_deleted);
-        if let Some(view) = self.lookups.get(&key) {
-            // As for re-registrations: another replica's delete arrives a few
-            // milliseconds late, so shared storage confirms the version is live.
-            let confirmed = !self.shared_storage
-                || include_deleted
-                || self
-                    .store
-                    .version_live(view.subject.as_deref().unwrap_or_default(), view.version.unwrap_or(0))
-                    .await?;
-            if confirmed {
-                return Ok(view.as_ref().clone());
-            }
-            self.lookups.clear();
-        }
-        let ticket = self.lookups.ticket();
-        let view =
-            self.lookup_uncached(raw_subject, &subject, &request, normalize, include_deleted, schema_type).await?;
-        self.lookups.fill(ticket, key, Arc::new(view.clone()));
-        Ok(view)
-    }
-
-    async fn lookup_uncached(
-        &self,
-        raw_subject: &str,
-        subject: &Subject,
-        request: &RegisterRequest,
-        normalize: bool,
-        include_deleted: bool,
-        schema_type: SchemaType,
-    ) -> Result<SchemaView> {
         // The subject itself first, then (for a bare subject) the subjects of
         // the same name in other contexts, as Confluent looks them up.
-        let own = self.store.versions_list(subject).await?;
+        let own = self.store.versions_list(&subject).await?;
         let own_visible = own.iter().any(|v| include_deleted || !v.deleted);
         let mut candidates = Vec::new();
         if own_visible {
             candidates.push((subject.clone(), own));
         }
-        candidates.extend(self.fallback_subjects(subject).await?);
+        candidates.extend(self.fallback_subjects(&subject).await?);
         if candidates.is_empty() {
             return Err(RegistryError::subject_not_found(raw_subject));
         }
         for (candidate, versions) in &candidates {
             if let Some(view) =
-                self.lookup_in(candidate, versions, request, normalize, include_deleted, schema_type).await?
+                self.lookup_in(candidate, versions, &request, normalize, include_deleted, schema_type).await?
             {
                 return Ok(view);
             }
@@ -972,7 +918,8 @@ impl Registry {
         request: TagsRequest,
     ) -> Result<RegisterOutcome> {
         let (_, record) = self.version_get(raw_subject, selector, false).await?;
-        let text = stele_compat::tags::modify_tags(record.schema_type, &record.schema, &request.add, &request.remove)
+        let parsed = self.parsed_of(&record).await?;
+        let text = stele_compat::tags::modify_tags(&parsed, &request.add, &request.remove)
             .map_err(RegistryError::invalid_schema)?;
         let subject = Subject::parse(&self.resolve_alias(raw_subject).await?);
         let latest = self.store.versions_list(&subject).await?.iter().map(|v| v.version).max().unwrap_or(0);
