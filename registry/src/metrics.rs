@@ -75,6 +75,14 @@ fn describe() {
         "Time spent waiting for a database connection from the pool."
     );
     describe_counter!("stele_db_errors_total", "Database statements that failed, by kind.");
+    describe_counter!(
+        "stele_db_write_batches_total",
+        "Group commits of new versions (SQLite): transactions, each with one flush to disk."
+    );
+    describe_counter!(
+        "stele_db_batched_writes_total",
+        "New versions written through group commits (SQLite); divided by the batches, the mean batch size."
+    );
     describe_histogram!(
         "stele_cache_invalidation_lag_seconds",
         metrics::Unit::Seconds,
@@ -109,6 +117,8 @@ fn zeroes() {
     }
     let _ = histogram!("stele_cache_invalidation_lag_seconds");
     let _ = histogram!("stele_db_acquire_duration_seconds");
+    counter!("stele_db_write_batches_total").absolute(0);
+    counter!("stele_db_batched_writes_total").absolute(0);
 }
 
 /// The `kind` label of `stele_db_errors_total`.
@@ -214,6 +224,12 @@ pub fn db_pool(in_use: usize, idle: usize) {
 
 pub fn db_acquired(waited: Duration) {
     histogram!("stele_db_acquire_duration_seconds").record(waited.as_secs_f64());
+}
+
+/// One group commit of `writes` new versions.
+pub fn write_batch(writes: usize) {
+    counter!("stele_db_write_batches_total").increment(1);
+    counter!("stele_db_batched_writes_total").increment(writes as u64);
 }
 
 /// A failed statement; `kind` is one of a few fixed words.

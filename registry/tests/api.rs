@@ -236,6 +236,55 @@ async fn concurrent_registrations_of_different_schemas_under_one_subject_get_den
     assert_eq!(seen, ids, "every version holds one of the registered schemas, each exactly once");
 }
 
+/// Registrations that arrive together share one transaction on SQLite (group
+/// commit): one that fails after its first writes leaves nothing behind, and
+/// the others keep their versions.
+async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) {
+    let app = Arc::new(app);
+    let (status, body) = app.call(Method::PUT, "/mode", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let taken = json!({"schema": record(&[("held", "string")]), "id": 999, "version": 1});
+    let (status, body) = app.call(Method::POST, "/subjects/taken/versions", Some(taken)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut tasks = Vec::new();
+    for writer in 0..24_i64 {
+        let app = Arc::clone(&app);
+        tasks.push(tokio::spawn(async move {
+            let field = format!("f{writer}");
+            let schema = record(&[(field.as_str(), "string")]);
+            // Even writers import a new subject; odd ones a second schema as
+            // version 1 of `taken`, which is refused after its schema row was written.
+            let (subject, id) = if writer % 2 == 0 {
+                (format!("imported-{writer}"), 1000 + writer)
+            } else {
+                ("taken".to_owned(), 2000 + writer)
+            };
+            let request = json!({"schema": schema, "id": id, "version": 1});
+            let (status, body) = app.call(Method::POST, &format!("/subjects/{subject}/versions"), Some(request)).await;
+            (writer, id, status, body)
+        }));
+    }
+    for task in tasks {
+        let (writer, id, status, body) = task.await.expect("task");
+        if writer % 2 == 0 {
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["id"], json!(id), "{body}");
+            let (status, body) = app.call(Method::GET, &format!("/subjects/imported-{writer}/versions/1"), None).await;
+            assert_eq!((status, &body["id"]), (StatusCode::OK, &json!(id)), "{body}");
+        } else {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(body["error_code"], json!(42205), "{body}");
+            let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "the refused registration left schema {id} behind: {body}");
+        }
+    }
+    let (_, versions) = app.call(Method::GET, "/subjects/taken/versions", None).await;
+    assert_eq!(versions, json!([1]));
+    let (_, body) = app.call(Method::GET, "/subjects/taken/versions/1", None).await;
+    assert_eq!(body["id"], json!(999), "{body}");
+    app.call(Method::PUT, "/mode", Some(json!({"mode": "READWRITE"}))).await;
+}
+
 async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model(app: TestApp) {
     let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}}}).to_string();
     let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}).to_string();
@@ -605,6 +654,7 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    registrations_committed_together_keep_their_own_outcomes,
     a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_own,
     a_lookup_answered_from_memory_follows_deletes_and_new_versions,
     wire_proof_reports_a_failing_value_warns_or_refuses_as_configured,

@@ -167,7 +167,7 @@ impl Registry {
         let wire_proof = one_of(update.wire_proof.as_ref(), CONTRACT_MODES, "wireProof")?;
         let policy = one_of(update.compatibility_policy.as_ref(), POLICIES, "compatibilityPolicy")?;
         let scope = scope_of(subject);
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.settings().await;
         if let Some(raw) = subject {
             let parsed = Subject::parse(raw);
             if !parsed.name.is_empty() && self.effective_mode(&parsed).await?.is_read_only() {
@@ -198,7 +198,7 @@ impl Registry {
     /// `DELETE /config[/subject]`: answers the config that was removed.
     pub async fn config_delete(&self, subject: Option<&str>) -> Result<ConfigRecord> {
         let scope = scope_of(subject);
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.settings().await;
         let previous = match subject {
             None => self.effective_config(None).await?,
             Some(raw) => self.store.config_get(&scope).await?.ok_or_else(|| RegistryError::subject_not_found(raw))?,
@@ -244,7 +244,7 @@ impl Registry {
             Subject::parse_for_write(raw)?;
         }
         let scope = scope_of(subject);
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.settings().await;
         if mode == Mode::Import {
             let in_scope = |qualified: &str| match subject {
                 None => true,
@@ -290,7 +290,7 @@ impl Registry {
     /// `DELETE /mode/subject`: answers the mode that was removed.
     pub async fn mode_delete(&self, subject: &str) -> Result<Mode> {
         let scope = scope_of(Some(subject));
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.settings().await;
         let own = self.store.mode_get(&scope).await?;
         let previous = match (self.global_override().await?, own) {
             // Under a global READONLY_OVERRIDE Confluent answers the mode in force.

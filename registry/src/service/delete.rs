@@ -46,7 +46,7 @@ impl Registry {
     pub async fn subject_delete(&self, raw_subject: &str, permanent: bool) -> Result<Vec<i32>> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.subject(&subject.qualified()).await;
         let deleted =
             until_settled(format!("deleting {subject}"), || self.subject_delete_once(raw_subject, &subject, permanent))
                 .await?;
@@ -102,7 +102,7 @@ impl Registry {
     pub async fn version_delete(&self, raw_subject: &str, selector: VersionSelector, permanent: bool) -> Result<i32> {
         let raw_subject = &self.resolve_alias(raw_subject).await?;
         let subject = Subject::parse(raw_subject);
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.subject(&subject.qualified()).await;
         let version = until_settled(format!("deleting a version of {subject}"), || {
             self.version_delete_once(raw_subject, &subject, selector, permanent)
         })

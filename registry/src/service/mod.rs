@@ -14,11 +14,12 @@
 //! against invalidations: see [`cache`].
 //!
 //! # Writes
-//! Writes within one process are serialized by `write_lock`, which only saves
-//! retries: correctness rests on the store's transactions (see
-//! `store/sql.rs`), which re-check under database locks what the service
-//! decided on and report a conflict when another writer (another replica)
-//! got in between; the service then starts over from a fresh read.
+//! Writes within one process are ordered by [`locks`] (per subject; config
+//! and mode writes apart), which only saves retries: correctness rests on the
+//! store's transactions (see `store/sql.rs`), which re-check under database
+//! locks what the service decided on and report a conflict when another
+//! writer (another replica) got in between; the service then starts over from
+//! a fresh read.
 
 mod answers;
 mod audit;
@@ -28,6 +29,7 @@ mod config;
 mod contracts;
 mod delete;
 mod deploy;
+mod locks;
 mod read;
 mod register;
 mod webhooks;
@@ -103,8 +105,8 @@ const ANSWER_ENTRIES: usize = 100_000;
 pub struct Registry {
     store: Arc<dyn Store>,
     default_level: CompatibilityLevel,
-    /// Serializes this process's writes; see the module docs.
-    write_lock: tokio::sync::Mutex<()>,
+    /// Orders this process's writes; see the module docs.
+    write_locks: locks::WriteLocks,
     /// Schema records by (context, id); content never changes, entries leave on hard delete.
     records: Cache<(String, i64), Arc<SchemaRecord>>,
     /// Parsed schemas by (context, id), for compatibility checks.
@@ -134,7 +136,7 @@ impl Registry {
     pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel) -> Registry {
         Registry {
             default_level,
-            write_lock: tokio::sync::Mutex::new(()),
+            write_locks: locks::WriteLocks::new(),
             records: Cache::new("schema_records"),
             parsed: Cache::new("parsed_schemas"),
             reregister: Cache::new("reregistrations").bounded(ANSWER_ENTRIES),
@@ -517,6 +519,24 @@ fn record_bytes(record: &SchemaRecord) -> usize {
         + record.fingerprint.len()
         + record.references.iter().map(|r| r.name.len() + r.subject.len() + 4).sum::<usize>()
         + record.metadata.as_ref().map_or(0, |m| m.to_string().len())
+}
+
+/// Schemas below this many bytes are parsed and checked in place: on a small
+/// schema the work takes less than handing it to another thread and back.
+const INLINE_WORK_BYTES: usize = 16 * 1024;
+
+/// Runs CPU-bound work (parsing a schema, checking it against a history,
+/// proving it on the wire) over `bytes` of schema text on tokio's blocking
+/// pool, in the caller's span, so that the async workers keep serving reads
+/// while it runs; small work runs in place (see [`INLINE_WORK_BYTES`]).
+async fn off_workers<T: Send + 'static>(bytes: usize, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    if bytes < INLINE_WORK_BYTES {
+        return Ok(work());
+    }
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .await
+        .map_err(|error| RegistryError::Internal(format!("a schema check did not finish: {error}")))
 }
 
 /// Runs one attempt of a write until it settles. An attempt answers `None`

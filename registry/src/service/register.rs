@@ -68,7 +68,7 @@ pub struct CompatibilityVerdict {
 /// The outcome of preparing a request: parsed and fingerprinted.
 struct Prepared {
     schema_type: SchemaType,
-    parsed: ParsedSchema,
+    parsed: Arc<ParsedSchema>,
     text: String,
     references: Vec<Reference>,
     metadata: Option<Value>,
@@ -254,6 +254,55 @@ fn prove_history(
     failure
 }
 
+/// What a check compares the new schema with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compared {
+    /// The versions the level compares (all of them, or the latest).
+    Level,
+    /// The one version given (a check against a chosen version, at any level).
+    Chosen,
+}
+
+/// A new schema against its history: the rules' failure, then (with `proof`)
+/// the wire oracle's, on the blocking pool unless the work is small.
+async fn judge(
+    level: CompatibilityLevel,
+    new: &Arc<ParsedSchema>,
+    history: &[(VersionRecord, Arc<SchemaRecord>, Arc<ParsedSchema>)],
+    compared: Compared,
+    options: CheckOptions,
+    proof: Option<ProofOptions>,
+) -> Result<(Option<VersionFailure>, Option<VersionFailure>)> {
+    let new = Arc::clone(new);
+    let previous: Vec<Arc<ParsedSchema>> = history.iter().map(|(_, _, parsed)| Arc::clone(parsed)).collect();
+    // The oracle generates and decodes values: never small work.
+    let bytes = if previous.is_empty() {
+        0
+    } else if proof.is_some() {
+        usize::MAX
+    } else {
+        new.canonical.len() + previous.iter().map(|p| p.canonical.len()).sum::<usize>()
+    };
+    let work = move || {
+        let previous: Vec<&ParsedSchema> = previous.iter().map(AsRef::as_ref).collect();
+        let rules = match compared {
+            Compared::Level => check_history(level, &new, &previous, options),
+            Compared::Chosen => previous.first().and_then(|old| {
+                let problems = check_one(level, &new, old, options);
+                (!problems.is_empty()).then_some(VersionFailure { index: 0, problems })
+            }),
+        };
+        let wire = proof.and_then(|proof| {
+            // A chosen version is compared alone, at every level, as the rules do.
+            let only =
+                rules.as_ref().map(|f| f.index).or((compared == Compared::Chosen && !previous.is_empty()).then_some(0));
+            prove_history(level, &new, &previous, only, &proof)
+        });
+        (rules, wire)
+    };
+    super::off_workers(bytes, work).await
+}
+
 /// The rules' failure and the oracle's together: a counter-example beside a
 /// rule's finding joins it; alone, it fails the check under ENFORCE and is a
 /// warning (the second value) under WARN.
@@ -306,20 +355,24 @@ impl Registry {
         }
         self.check_schema_size(&text)?;
         let (resolved, references) = self.resolve_references(subject, &references, false).await?;
-        let parsed = stele_compat::parse(schema_type, &text, &resolved, normalize).map_err(|error| {
-            RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &error.to_string()))
-        })?;
-        if normalize
-            && schema_type == SchemaType::Avro
-            && let Ok(avro) = stele_compat::avro::Schema::parse(&text, &resolved)
-            && let Err(error) = avro.validate_defaults()
-        {
-            return Err(RegistryError::invalid_schema(invalid_schema_message(
-                subject,
-                schema_type,
-                &error.to_string(),
-            )));
-        }
+        let parsed = {
+            let text = text.clone();
+            let bytes = text.len() + resolved.iter().map(|r| r.schema.len()).sum::<usize>();
+            super::off_workers(bytes, move || {
+                let parsed =
+                    stele_compat::parse(schema_type, &text, &resolved, normalize).map_err(|e| e.to_string())?;
+                if normalize
+                    && schema_type == SchemaType::Avro
+                    && let Ok(avro) = stele_compat::avro::Schema::parse(&text, &resolved)
+                    && let Err(error) = avro.validate_defaults()
+                {
+                    return Err(error.to_string());
+                }
+                Ok(Arc::new(parsed))
+            })
+            .await?
+            .map_err(|detail| RegistryError::invalid_schema(invalid_schema_message(subject, schema_type, &detail)))?
+        };
         let text = parsed.canonical.clone();
         let metadata = normalize_metadata(request.metadata.clone());
         // Like Confluent's community edition, rule sets are validated but not kept.
@@ -435,7 +488,7 @@ impl Registry {
             }
             self.reregister.evict(|cached, _| cached != key);
         }
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.write_locks.subject(&subject.qualified()).await;
         let ticket = self.reregister.ticket();
         let (id, stored_version, full, warnings, created) =
             until_settled(format!("registration under {subject}"), || {
@@ -586,19 +639,11 @@ impl Registry {
         let level = config.compatibility_level.as_deref().and_then(|l| l.parse().ok()).unwrap_or(self.default_level);
         let mut warnings = Vec::new();
         if !importing && level != CompatibilityLevel::None {
-            let parsed = &prepared.parsed;
             let history = self.history(&versions, compatibility_group(&config, metadata.as_ref())).await?;
-            let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
             let wire_proof = wire_enforcement(&config);
-            let rules = check_history(level, parsed, &previous, check_options(&config));
-            // The oracle after the rules: beside a rule's finding, the payload
-            // that shows it; alone, a failure the rules did not see.
-            let wire = (wire_proof != super::Enforcement::Off)
-                .then(|| {
-                    let options = self.proof_options(&config);
-                    prove_history(level, parsed, &previous, rules.as_ref().map(|f| f.index), &options)
-                })
-                .flatten();
+            let proof = (wire_proof != super::Enforcement::Off).then(|| self.proof_options(&config));
+            let (rules, wire) =
+                judge(level, &prepared.parsed, &history, Compared::Level, check_options(&config), proof).await?;
             let (failure, wire_warnings) = with_wire(rules, wire, wire_proof);
             for problem in &wire_warnings {
                 tracing::warn!(subject.name = %subject, "registering a schema that fails on the wire: {problem}");
@@ -652,17 +697,6 @@ impl Registry {
                 warnings.extend(sentences);
             }
         }
-        // Confluent's identity ignores the type: the same text under another type
-        // would need the id of a schema of that other type.
-        if request.id.is_none()
-            && let Some(existing) = self.store.schema_find(&subject.context, &fingerprint).await?
-            && existing.schema_type != prepared.schema_type
-        {
-            return Err(RegistryError::not_permitted(format!(
-                "Overwrite new schema with id {} in context {} is not permitted.",
-                existing.id, subject.context
-            )));
-        }
         let reference_targets = prepared
             .references
             .iter()
@@ -694,6 +728,11 @@ impl Registry {
             InsertOutcome::ReferenceGone(missing) => Err(RegistryError::invalid_schema(format!(
                 "Invalid reference: subject '{}' has no version {} any more",
                 missing.subject, missing.version
+            ))),
+            // Confluent's identity ignores the type: the same text under another
+            // type would need the id of a schema of that other type.
+            InsertOutcome::TypeTaken(existing) => Err(RegistryError::not_permitted(format!(
+                "Overwrite new schema with id {existing} in context {context} is not permitted."
             ))),
             InsertOutcome::IdTaken => Err(RegistryError::not_permitted(format!(
                 "Overwrite new schema with id {} in context {context} is not permitted.",
@@ -839,22 +878,10 @@ impl Registry {
                 }
             }
         };
-        let previous: Vec<&ParsedSchema> = history.iter().map(|(_, _, p)| p.as_ref()).collect();
-        let rules = match selector {
-            None => check_history(level, &parsed, &previous, check_options(&config)),
-            Some(_) => previous.first().and_then(|old| {
-                let problems = check_one(level, &parsed, old, check_options(&config));
-                (!problems.is_empty()).then_some(VersionFailure { index: 0, problems })
-            }),
-        };
         let wire_proof = wire_enforcement(&config);
-        let wire = (wire_proof != super::Enforcement::Off)
-            .then(|| {
-                // A chosen version is compared alone, at every level, as the rules do.
-                let only = rules.as_ref().map(|f| f.index).or(selector.map(|_| 0).filter(|_| !previous.is_empty()));
-                prove_history(level, &parsed, &previous, only, &self.proof_options(&config))
-            })
-            .flatten();
+        let proof = (wire_proof != super::Enforcement::Off).then(|| self.proof_options(&config));
+        let compared = if selector.is_some() { Compared::Chosen } else { Compared::Level };
+        let (rules, wire) = judge(level, &parsed, &history, compared, check_options(&config), proof).await?;
         let (failure, warnings) = with_wire(rules, wire, wire_proof);
         Ok(match failure {
             None => CompatibilityVerdict {

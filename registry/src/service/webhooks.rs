@@ -72,6 +72,8 @@ const QUEUE: usize = 10_000;
 const IN_FLIGHT: usize = 8;
 /// How often due deliveries are looked for when nothing nudges the deliverer.
 const POLL: Duration = Duration::from_secs(1);
+/// Events routed together (one read of the webhooks, one insert of their deliveries).
+const ROUTE_BATCH: usize = 256;
 
 /// Takes events from writes to the delivery tasks without waiting.
 ///
@@ -204,11 +206,17 @@ impl Registry {
         let routed = Arc::clone(&nudge);
         let router_store = Arc::clone(&store);
         tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let Err(error) = route(router_store.as_ref(), &event).await {
-                    tracing::warn!(%error, event = event.kind.as_str(), "queueing webhook deliveries failed");
+            // Events come in batches under load (a burst of registrations): the
+            // webhooks are read once per batch, and the deliverer is only woken
+            // when a delivery was queued.
+            let mut batch = Vec::with_capacity(ROUTE_BATCH);
+            while events.recv_many(&mut batch, ROUTE_BATCH).await > 0 {
+                match route(router_store.as_ref(), &batch).await {
+                    Ok(true) => routed.notify_one(),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, events = batch.len(), "queueing webhook deliveries failed"),
                 }
-                routed.notify_one();
+                batch.clear();
             }
         });
         tokio::spawn(deliver_forever(store, http, options, nudge));
@@ -250,16 +258,17 @@ impl Registry {
     }
 }
 
-/// One stored delivery per webhook that wants the event.
-async fn route(store: &dyn Store, event: &Event) -> Result<()> {
-    let webhooks: Vec<WebhookRecord> = store.webhooks_list().await?.into_iter().filter(|w| wants(w, event)).collect();
+/// One stored delivery per webhook that wants each event; whether any was queued.
+async fn route(store: &dyn Store, events: &[Event]) -> Result<bool> {
+    let webhooks = store.webhooks_list().await?;
     if webhooks.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let now = crate::store::now_millis();
-    let deliveries: Vec<DeliveryRecord> = webhooks
+    let deliveries: Vec<DeliveryRecord> = events
         .iter()
-        .map(|webhook| {
+        .flat_map(|event| webhooks.iter().filter(|w| wants(w, event)).map(move |webhook| (event, webhook)))
+        .map(|(event, webhook)| {
             let id = uuid::Uuid::new_v4().to_string();
             let payload = serde_json::json!({
                 "event": event.kind.as_str(),
@@ -284,7 +293,11 @@ async fn route(store: &dyn Store, event: &Event) -> Result<()> {
             }
         })
         .collect();
-    store.deliveries_insert(&deliveries).await
+    if deliveries.is_empty() {
+        return Ok(false);
+    }
+    store.deliveries_insert(&deliveries).await?;
+    Ok(true)
 }
 
 async fn deliver_forever(store: Arc<dyn Store>, http: reqwest::Client, options: WebhookOptions, nudge: Arc<Notify>) {

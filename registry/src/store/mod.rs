@@ -94,6 +94,9 @@ pub enum InsertOutcome {
     VersionTaken,
     /// A referenced subject version was deleted since the service resolved it.
     ReferenceGone(MissingReference),
+    /// The same schema (fingerprint) is stored under this id with another
+    /// type: Confluent's identity ignores the type, so it cannot get an id.
+    TypeTaken(i64),
 }
 
 /// A subject version a write needed that is not (or no longer) live, or that
@@ -246,7 +249,6 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     ) -> Result<DeleteOutcome>;
 
     async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>>;
-    async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>>;
     /// The highest id ever given out in a context.
     async fn schema_max_id(&self, context: &str) -> Result<i64>;
 

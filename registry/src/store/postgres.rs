@@ -101,8 +101,8 @@ async fn forward_changes(pool: PgPool, mut listener: PgListener, sender: broadca
     }
 }
 
-async fn begin_write(pool: &PgPool) -> Result<Tx> {
-    Ok(pool.begin().await?)
+async fn begin_write(store: &PostgresStore) -> Result<Tx> {
+    Ok(store.pool.begin().await?)
 }
 
 /// Takes transaction-scoped advisory locks, in the order given (sorted by key).
@@ -123,6 +123,19 @@ async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
     let payload = format!("{kind}@{}", super::now_millis());
     sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
     Ok(())
+}
+
+/// One registration, one transaction. Registrations in one context queue on
+/// its id counter row until each commits; PostgreSQL flushes the WAL of
+/// transactions that commit together at once.
+async fn insert_version(store: &PostgresStore, new: NewVersion) -> Result<InsertOutcome> {
+    let mut tx = store.begin().await?;
+    let outcome = insert_in(&mut tx, &new).await?;
+    if matches!(outcome, InsertOutcome::Inserted { .. }) {
+        notify(&mut tx, "version").await?;
+        tx.commit().await?;
+    }
+    Ok(outcome)
 }
 
 sql_store!(PostgresStore);

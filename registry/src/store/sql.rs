@@ -97,6 +97,21 @@ fn lock_key(subject: &str) -> i64 {
     crate::hash::fnv1a64(subject.as_bytes()) as i64
 }
 
+/// What a registration reads under its context's id counter lock.
+#[derive(Debug, Clone)]
+pub(super) struct CounterState {
+    /// The counter row as stored.
+    pub stored: i64,
+    /// The highest id ever handed out in the context (a schema row may hold
+    /// one beyond a counter written before counters existed).
+    pub high: i64,
+    /// The subject's highest version, deleted ones included.
+    pub max_version: Option<i32>,
+    /// The id whose schema has the registration's fingerprint, and its type.
+    pub existing: Option<i64>,
+    pub existing_type: Option<String>,
+}
+
 /// Milliseconds since the epoch, as the stores write them.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -114,7 +129,7 @@ macro_rules! sql_store {
 
         use $crate::error::{RegistryError, Result};
         use $crate::store::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
-        use $crate::store::sql::{now_millis, subject_locks, to_json};
+        use $crate::store::sql::{CounterState, now_millis, subject_locks, to_json};
         use $crate::store::{
             ConfigRecord, ContractRecord, DeleteOutcome, InsertOutcome, MissingReference, NewVersion, SchemaRecord,
             Store, VersionRecord,
@@ -135,7 +150,7 @@ macro_rules! sql_store {
             /// A write transaction, timing the wait for it.
             async fn begin(&self) -> Result<Tx> {
                 let started = std::time::Instant::now();
-                let tx = begin_write(&self.pool).await?;
+                let tx = begin_write(self).await?;
                 $crate::metrics::db_acquired(started.elapsed());
                 Ok(tx)
             }
@@ -163,26 +178,40 @@ macro_rules! sql_store {
         }
 
         /// Takes the context's id counter row lock (creating the row when missing)
-        /// and returns the highest id ever handed out there.
-        async fn lock_id_counter(tx: &mut Tx, context: &str) -> Result<i64> {
-            sqlx::query("INSERT INTO contexts (name) VALUES ($1) ON CONFLICT DO NOTHING")
-                .bind(context)
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("INSERT INTO id_counters (context, max_id) VALUES ($1, 0) ON CONFLICT DO NOTHING")
-                .bind(context)
-                .execute(&mut **tx)
-                .await?;
-            let counter: i64 =
-                sqlx::query_scalar(AssertSqlSafe(format!("SELECT max_id FROM id_counters WHERE context = $1{FOR_UPDATE}")))
+        /// and reads, in the same statement, what a registration decides on:
+        /// see [`CounterState`]. A permanent delete passes empty `subject` and
+        /// `fingerprint` and only wants the lock.
+        async fn lock_id_counter(tx: &mut Tx, context: &str, subject: &str, fingerprint: &str) -> Result<CounterState> {
+            // One statement in the common case, where the context exists.
+            let select = format!(
+                "SELECT c.max_id, (SELECT MAX(s.id) FROM schemas s WHERE s.context = c.context), \
+                 (SELECT MAX(v.version) FROM versions v WHERE v.subject = $2), \
+                 (SELECT s.id FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3), \
+                 (SELECT s.schema_type FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3) \
+                 FROM id_counters c WHERE c.context = $1{FOR_UPDATE}"
+            );
+            let read = |select: String| {
+                sqlx::query_as::<_, (i64, Option<i64>, Option<i32>, Option<i64>, Option<String>)>(AssertSqlSafe(select))
                     .bind(context)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            let max_id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM schemas WHERE context = $1")
-                .bind(context)
-                .fetch_one(&mut **tx)
-                .await?;
-            Ok(counter.max(max_id.unwrap_or(0)))
+                    .bind(subject)
+                    .bind(fingerprint)
+            };
+            let found = read(select.clone()).fetch_optional(&mut **tx).await?;
+            let (stored, max_id, max_version, existing, existing_type) = match found {
+                Some(found) => found,
+                None => {
+                    sqlx::query("INSERT INTO contexts (name) VALUES ($1) ON CONFLICT DO NOTHING")
+                        .bind(context)
+                        .execute(&mut **tx)
+                        .await?;
+                    sqlx::query("INSERT INTO id_counters (context, max_id) VALUES ($1, 0) ON CONFLICT DO NOTHING")
+                        .bind(context)
+                        .execute(&mut **tx)
+                        .await?;
+                    read(select).fetch_one(&mut **tx).await?
+                }
+            };
+            Ok(CounterState { stored, high: stored.max(max_id.unwrap_or(0)), max_version, existing, existing_type })
         }
 
         /// Who stops `subject` at `version` from being deleted: a schema (a live
@@ -268,24 +297,108 @@ macro_rules! sql_store {
             Ok(())
         }
 
-        /// The id a registration stores under, inserting the schema row when it
-        /// is new; `None` when an explicit id holds another schema. Called under
-        /// the context's counter lock.
-        async fn schema_id_for(tx: &mut Tx, new: &NewVersion, counter: i64) -> Result<Option<i64>> {
-            let context = &new.subject.context;
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM schemas WHERE context = $1 AND fingerprint = $2")
-                    .bind(context)
-                    .bind(&new.fingerprint)
-                    .fetch_optional(&mut **tx)
+        /// One registration's checks and writes inside `tx`: the new version (and
+        /// schema, when new) on success. Any other outcome may have written part
+        /// of it, so the caller commits only `Inserted` (rolling back otherwise),
+        /// after telling other replicas.
+        async fn insert_in(tx: &mut Tx, new: &NewVersion) -> Result<InsertOutcome> {
+            let subject = new.subject.qualified();
+            let context = new.subject.context.clone();
+            let locks = subject_locks(Some(&subject), new.reference_targets.iter().map(|(s, _)| s.as_str()));
+            lock_subjects(tx, &locks).await?;
+            if let Some(missing) = missing_reference(tx, &new.reference_targets).await? {
+                return Ok(InsertOutcome::ReferenceGone(missing));
+            }
+            let counter = lock_id_counter(tx, &context, &subject, &new.fingerprint).await?;
+            let max_version = counter.max_version;
+            if max_version != new.expected_max_version {
+                return Ok(InsertOutcome::Conflict);
+            }
+            if new.explicit_id.is_none()
+                && let (Some(id), Some(schema_type)) = (counter.existing, counter.existing_type.as_deref())
+                && schema_type != new.schema_type.as_str()
+            {
+                return Ok(InsertOutcome::TypeTaken(id));
+            }
+            let Some((id, new_schema)) = schema_id_for(tx, new, counter.high, counter.existing).await? else {
+                return Ok(InsertOutcome::IdTaken);
+            };
+            if id > counter.stored {
+                sqlx::query("UPDATE id_counters SET max_id = $2 WHERE context = $1")
+                    .bind(&context)
+                    .bind(id)
+                    .execute(&mut **tx)
                     .await?;
+            }
+            let version = new.explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
+            // Above the highest version (just read under the lock) nothing is taken;
+            // an explicit (IMPORT) version may be.
+            if new.explicit_version.is_some() && version_state(&mut **tx, &subject, version).await?.is_some() {
+                return Ok(InsertOutcome::VersionTaken);
+            }
+            // The subject's versions holding this schema already (none for a new schema).
+            let holding: Vec<bool> = if new_schema {
+                Vec::new()
+            } else {
+                sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND schema_id = $2")
+                    .bind(&subject)
+                    .bind(id)
+                    .fetch_all(&mut **tx)
+                    .await?
+            };
+            if holding.iter().any(|deleted| !deleted) {
+                // The service saw no live version with this schema under the same
+                // highest version: only an explicit (IMPORT) version gets here.
+                return Ok(InsertOutcome::VersionTaken);
+            }
+            sqlx::query(
+                "INSERT INTO versions (subject, context, version, schema_id, deleted, created_at) \
+                 VALUES ($1, $2, $3, $4, FALSE, $5)",
+            )
+            .bind(&subject)
+            .bind(&context)
+            .bind(version)
+            .bind(id)
+            .bind(now_millis())
+            .execute(&mut **tx)
+            .await?;
+            if holding.iter().any(|deleted| *deleted) {
+                // Registering a soft-deleted schema again replaces its old versions,
+                // as Confluent does, unless something still references them.
+                sqlx::query(
+                    "DELETE FROM versions WHERE subject = $1 AND schema_id = $2 AND deleted AND version < $3 \
+                     AND NOT EXISTS (SELECT 1 FROM schema_references r WHERE r.ref_subject = versions.subject \
+                     AND r.ref_version = versions.version) \
+                     AND NOT EXISTS (SELECT 1 FROM contract_references c WHERE c.ref_subject = versions.subject \
+                     AND c.ref_version = versions.version)",
+                )
+                .bind(&subject)
+                .bind(id)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(InsertOutcome::Inserted { id, version })
+        }
+
+        /// The id a registration stores under and whether its schema row is
+        /// new (inserted here); `None` when an explicit id holds another schema.
+        /// Called under the context's counter lock, with the id `existing` that
+        /// holds the schema's fingerprint already.
+        async fn schema_id_for(
+            tx: &mut Tx,
+            new: &NewVersion,
+            counter: i64,
+            existing: Option<i64>,
+        ) -> Result<Option<(i64, bool)>> {
+            let context = &new.subject.context;
             let Some(id) = new.explicit_id else {
                 if let Some(id) = existing {
-                    return Ok(Some(id));
+                    return Ok(Some((id, false)));
                 }
                 let id = counter + 1;
                 insert_schema(tx, new, id, &new.fingerprint).await?;
-                return Ok(Some(id));
+                return Ok(Some((id, true)));
             };
             let holder: Option<String> =
                 sqlx::query_scalar("SELECT fingerprint FROM schemas WHERE context = $1 AND id = $2")
@@ -295,7 +408,7 @@ macro_rules! sql_store {
                     .await?;
             match holder {
                 Some(fingerprint) if fingerprint == new.fingerprint || fingerprint == format!("{}#{id}", new.fingerprint) => {
-                    Ok(Some(id))
+                    Ok(Some((id, false)))
                 }
                 Some(_) => Ok(None),
                 None => {
@@ -303,7 +416,7 @@ macro_rules! sql_store {
                     // the fingerprint unique by carrying the id.
                     let fingerprint = if existing.is_some() { format!("{}#{id}", new.fingerprint) } else { new.fingerprint.clone() };
                     insert_schema(tx, new, id, &fingerprint).await?;
-                    Ok(Some(id))
+                    Ok(Some((id, true)))
                 }
             }
         }
@@ -395,74 +508,7 @@ macro_rules! sql_store {
 
             #[tracing::instrument(name = "store.version_insert", skip_all, fields(db.system = DB_SYSTEM))]
             async fn version_insert(&self, new: NewVersion) -> Result<InsertOutcome> {
-                let subject = new.subject.qualified();
-                let context = new.subject.context.clone();
-                let mut tx = self.begin().await?;
-                let locks = subject_locks(Some(&subject), new.reference_targets.iter().map(|(s, _)| s.as_str()));
-                lock_subjects(&mut tx, &locks).await?;
-                let max_version: Option<i32> = sqlx::query_scalar("SELECT MAX(version) FROM versions WHERE subject = $1")
-                    .bind(&subject)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if max_version != new.expected_max_version {
-                    return Ok(InsertOutcome::Conflict);
-                }
-                if let Some(missing) = missing_reference(&mut tx, &new.reference_targets).await? {
-                    return Ok(InsertOutcome::ReferenceGone(missing));
-                }
-                let counter = lock_id_counter(&mut tx, &context).await?;
-                let Some(id) = schema_id_for(&mut tx, &new, counter).await? else {
-                    return Ok(InsertOutcome::IdTaken);
-                };
-                sqlx::query("UPDATE id_counters SET max_id = CASE WHEN max_id < $2 THEN $2 ELSE max_id END WHERE context = $1")
-                    .bind(&context)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let version = new.explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
-                if version_state(&mut tx, &subject, version).await?.is_some() {
-                    return Ok(InsertOutcome::VersionTaken);
-                }
-                let live_same: Option<i32> = sqlx::query_scalar(
-                    "SELECT version FROM versions WHERE subject = $1 AND schema_id = $2 AND NOT deleted",
-                )
-                .bind(&subject)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if live_same.is_some() {
-                    // The service saw no live version with this schema under the same
-                    // highest version: only an explicit (IMPORT) version gets here.
-                    return Ok(InsertOutcome::VersionTaken);
-                }
-                sqlx::query(
-                    "INSERT INTO versions (subject, context, version, schema_id, deleted, created_at) \
-                     VALUES ($1, $2, $3, $4, FALSE, $5)",
-                )
-                .bind(&subject)
-                .bind(&context)
-                .bind(version)
-                .bind(id)
-                .bind(now_millis())
-                .execute(&mut *tx)
-                .await?;
-                // Registering a soft-deleted schema again replaces its old versions,
-                // as Confluent does, unless something still references them.
-                sqlx::query(
-                    "DELETE FROM versions WHERE subject = $1 AND schema_id = $2 AND deleted AND version < $3 \
-                     AND NOT EXISTS (SELECT 1 FROM schema_references r WHERE r.ref_subject = versions.subject \
-                     AND r.ref_version = versions.version) \
-                     AND NOT EXISTS (SELECT 1 FROM contract_references c WHERE c.ref_subject = versions.subject \
-                     AND c.ref_version = versions.version)",
-                )
-                .bind(&subject)
-                .bind(id)
-                .bind(version)
-                .execute(&mut *tx)
-                .await?;
-                notify(&mut tx, "version").await?;
-                tx.commit().await?;
-                Ok(InsertOutcome::Inserted { id, version })
+                insert_version(self, new).await
             }
 
             #[tracing::instrument(name = "store.versions_soft_delete", skip_all, fields(db.system = DB_SYSTEM))]
@@ -498,7 +544,7 @@ macro_rules! sql_store {
                 if let Some(refused) = check_deletable(&mut tx, &qualified, versions, true).await? {
                     return Ok(refused);
                 }
-                lock_id_counter(&mut tx, &subject.context).await?;
+                lock_id_counter(&mut tx, &subject.context, "", "").await?;
                 let mut schema_ids = Vec::new();
                 for version in versions {
                     let id: i64 = sqlx::query_scalar(
@@ -541,18 +587,6 @@ macro_rules! sql_store {
                 )))
                 .bind(context)
                 .bind(id)
-                .fetch_optional(&mut *self.acquire().await?)
-                .await?;
-                row.map(TryInto::try_into).transpose()
-            }
-
-            #[tracing::instrument(name = "store.schema_find", skip_all, fields(db.system = DB_SYSTEM))]
-            async fn schema_find(&self, context: &str, fingerprint: &str) -> Result<Option<SchemaRecord>> {
-                let row: Option<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
-                    "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE context = $1 AND fingerprint = $2"
-                )))
-                .bind(context)
-                .bind(fingerprint)
                 .fetch_optional(&mut *self.acquire().await?)
                 .await?;
                 row.map(TryInto::try_into).transpose()
