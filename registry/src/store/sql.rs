@@ -178,25 +178,37 @@ macro_rules! sql_store {
         }
 
         /// Takes the context's id counter row lock (creating the row when missing)
-        /// and reads, in the same statement, what a registration decides on:
-        /// see [`CounterState`]. A permanent delete passes empty `subject` and
-        /// `fingerprint` and only wants the lock.
+        /// and reads what a registration decides on: see [`CounterState`]. A
+        /// permanent delete passes empty `subject` and `fingerprint` and only
+        /// wants the lock.
         async fn lock_id_counter(tx: &mut Tx, context: &str, subject: &str, fingerprint: &str) -> Result<CounterState> {
-            // One statement in the common case, where the context exists.
-            let select = format!(
-                "SELECT c.max_id, (SELECT MAX(s.id) FROM schemas s WHERE s.context = c.context), \
-                 (SELECT MAX(v.version) FROM versions v WHERE v.subject = $2), \
-                 (SELECT s.id FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3), \
-                 (SELECT s.schema_type FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3) \
-                 FROM id_counters c WHERE c.context = $1{FOR_UPDATE}"
-            );
-            let read = |select: String| {
-                sqlx::query_as::<_, (i64, Option<i64>, Option<i32>, Option<i64>, Option<String>)>(AssertSqlSafe(select))
-                    .bind(context)
-                    .bind(subject)
-                    .bind(fingerprint)
+            // With row locks (PostgreSQL) the lock is a statement of its own: a
+            // statement that waited for a row lock still reads everything but that
+            // row as of when it started, so the reads come in the next statement.
+            // `SQLite`'s one writer needs no lock: one statement in the common case.
+            async fn lock(tx: &mut Tx, context: &str) -> Result<()> {
+                if !FOR_UPDATE.is_empty() {
+                    sqlx::query(AssertSqlSafe(format!("SELECT max_id FROM id_counters WHERE context = $1{FOR_UPDATE}")))
+                        .bind(context)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+            let read = || {
+                sqlx::query_as::<_, (i64, Option<i64>, Option<i32>, Option<i64>, Option<String>)>(
+                    "SELECT c.max_id, (SELECT MAX(s.id) FROM schemas s WHERE s.context = c.context), \
+                     (SELECT MAX(v.version) FROM versions v WHERE v.subject = $2), \
+                     (SELECT s.id FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3), \
+                     (SELECT s.schema_type FROM schemas s WHERE s.context = c.context AND s.fingerprint = $3) \
+                     FROM id_counters c WHERE c.context = $1",
+                )
+                .bind(context)
+                .bind(subject)
+                .bind(fingerprint)
             };
-            let found = read(select.clone()).fetch_optional(&mut **tx).await?;
+            lock(tx, context).await?;
+            let found = read().fetch_optional(&mut **tx).await?;
             let (stored, max_id, max_version, existing, existing_type) = match found {
                 Some(found) => found,
                 None => {
@@ -208,7 +220,8 @@ macro_rules! sql_store {
                         .bind(context)
                         .execute(&mut **tx)
                         .await?;
-                    read(select).fetch_one(&mut **tx).await?
+                    lock(tx, context).await?;
+                    read().fetch_one(&mut **tx).await?
                 }
             };
             Ok(CounterState { stored, high: stored.max(max_id.unwrap_or(0)), max_version, existing, existing_type })
