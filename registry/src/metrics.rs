@@ -148,12 +148,25 @@ pub struct HotPathMetrics {
     duration: Histogram,
 }
 
-pub fn hot_path() -> &'static HotPathMetrics {
-    static HOT: OnceLock<HotPathMetrics> = OnceLock::new();
-    HOT.get_or_init(|| HotPathMetrics {
-        requests: counter!("stele_http_requests_total", "method" => "GET", "route" => "/schemas/ids/{id}", "status_class" => "2xx"),
-        duration: histogram!("stele_http_request_duration_seconds", "method" => "GET", "route" => "/schemas/ids/{id}"),
-    })
+/// The routes answered ahead of the middleware stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotRoute {
+    SchemaById,
+    Lookup,
+    Register,
+}
+
+pub fn hot_path(route: HotRoute) -> &'static HotPathMetrics {
+    static HOT: OnceLock<[HotPathMetrics; 3]> = OnceLock::new();
+    let metrics = HOT.get_or_init(|| {
+        [("GET", "/schemas/ids/{id}"), ("POST", "/subjects/{subject}"), ("POST", "/subjects/{subject}/versions")].map(
+            |(method, route)| HotPathMetrics {
+                requests: counter!("stele_http_requests_total", "method" => method, "route" => route, "status_class" => "2xx"),
+                duration: histogram!("stele_http_request_duration_seconds", "method" => method, "route" => route),
+            },
+        )
+    });
+    &metrics[route as usize]
 }
 
 impl HotPathMetrics {

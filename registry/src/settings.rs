@@ -107,6 +107,8 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// Values the wire oracle writes per (writer, reader) pair (config `wireProof`).
     pub wire_proof_budget: usize,
+    /// What the in-memory caches hold at most, together (approximate bytes).
+    pub cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -119,6 +121,7 @@ impl Default for Limits {
             request_timeout: Duration::from_mins(1),
             max_concurrent_requests: 1024,
             wire_proof_budget: stele_compat::wire::ProofOptions::DEFAULT_BUDGET,
+            cache_bytes: 512 * 1024 * 1024,
         }
     }
 }

@@ -285,6 +285,37 @@ async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) 
     app.call(Method::PUT, "/mode", Some(json!({"mode": "READWRITE"}))).await;
 }
 
+/// `GET /schemas` pages through the versions in subject order, the latest
+/// of each subject with `latestOnly`, after the deleted filter.
+async fn the_schema_listing_honours_offset_limit_and_latest_only(app: TestApp) {
+    app.call(Method::PUT, "/config", Some(json!({"compatibility": "NONE"}))).await;
+    for subject in ["c", "a", "b"] {
+        for field in ["x", "y", "z"] {
+            let schema = record(&[(field, "string"), (subject, "string")]);
+            let (status, body) =
+                app.call(Method::POST, &format!("/subjects/{subject}/versions"), Some(json!({"schema": schema}))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    let (status, body) = app.call(Method::DELETE, "/subjects/b/versions/3", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| format!("{}/{}", s["subject"].as_str().expect("subject"), s["version"]))
+            .collect()
+    };
+    let (_, body) = app.call(Method::GET, "/schemas?offset=2&limit=3", None).await;
+    assert_eq!(listed(&body), ["a/3", "b/1", "b/2"], "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?latestOnly=true", None).await;
+    assert_eq!(listed(&body), ["a/3", "b/2", "c/3"], "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?latestOnly=true&deleted=true&offset=1&limit=1", None).await;
+    assert_eq!(listed(&body), ["b/3"], "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?offset=8", None).await;
+    assert_eq!(listed(&body), Vec::<String>::new(), "{body}");
+}
+
 async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model(app: TestApp) {
     let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}}}).to_string();
     let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}).to_string();
@@ -654,6 +685,7 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    the_schema_listing_honours_offset_limit_and_latest_only,
     registrations_committed_together_keep_their_own_outcomes,
     a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_own,
     a_lookup_answered_from_memory_follows_deletes_and_new_versions,

@@ -124,6 +124,7 @@ struct FileLimits {
     request_timeout_secs: Option<u64>,
     max_concurrent_requests: Option<usize>,
     wire_proof_budget: Option<usize>,
+    cache_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -274,6 +275,7 @@ fn settings(opts: &ServeOpts) -> anyhow::Result<Settings> {
             .or(file.limits.max_concurrent_requests)
             .unwrap_or(limit.max_concurrent_requests),
         wire_proof_budget: file.limits.wire_proof_budget.unwrap_or(limit.wire_proof_budget),
+        cache_bytes: file.limits.cache_bytes.unwrap_or(limit.cache_bytes),
     };
     if limits.max_body_bytes == 0 || limits.max_concurrent_requests == 0 || limits.request_timeout.is_zero() {
         bail!("limits: max_body_bytes, max_concurrent_requests and request_timeout_secs must be positive");

@@ -53,24 +53,33 @@ pub async fn limit(State(limits): State<RequestLimits>, request: Request, next: 
         return too_large(limits.max_body_bytes);
     }
     let (parts, body) = request.into_parts();
-    let read =
-        tokio::time::timeout(limits.timeout, http_body_util::Limited::new(body, limits.max_body_bytes).collect());
-    let bytes = match read.await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return too_large(limits.max_body_bytes);
-        }
-        Ok(Err(_)) => {
-            let mut response = RegistryError::bad_request("The request body could not be read").into_response();
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
-        }
-        Err(_) => return timed_out(limits.timeout),
+    let bytes = match read_body(&limits, body).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused,
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => timed_out(limits.timeout),
+    }
+}
+
+/// Reads a whole body within the size limit and the timeout; the answer to
+/// send instead when it cannot.
+pub async fn read_body(limits: &RequestLimits, body: Body) -> Result<axum::body::Bytes, Response> {
+    let read =
+        tokio::time::timeout(limits.timeout, http_body_util::Limited::new(body, limits.max_body_bytes).collect());
+    match read.await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(too_large(limits.max_body_bytes))
+        }
+        Ok(Err(_)) => {
+            let mut response = RegistryError::bad_request("The request body could not be read").into_response();
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+        Err(_) => Err(timed_out(limits.timeout)),
     }
 }
 

@@ -37,7 +37,8 @@ use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 use crate::error::{ErrorCode, RegistryError};
-use crate::service::Registry;
+use crate::metrics::HotRoute;
+use crate::service::{AnswerKey, Registry};
 
 /// Confluent's primary media type; every answer carries it.
 pub const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -188,8 +189,15 @@ pub fn app(state: AppState) -> Router {
         front.map_response(IntoResponse::into_response).map_err(|never| match never {}),
     );
     let hot = HotPath { state, full: full.clone() };
+    let answered = |route| {
+        axum::routing::post(move |state, path, request| hot_answer(state, path, request, route))
+            .fallback(|State(hot): State<HotPath>, request: Request| async move { hot.full_stack(request).await })
+            .with_state(hot.clone())
+    };
     Router::new()
-        .route("/schemas/ids/{id}", axum::routing::get(hot_schema_by_id).with_state(hot))
+        .route("/schemas/ids/{id}", axum::routing::get(hot_schema_by_id).with_state(hot.clone()))
+        .route("/subjects/{subject}", answered(HotRoute::Lookup))
+        .route("/subjects/{subject}/versions", answered(HotRoute::Register))
         .fallback_service(full)
 }
 
@@ -227,15 +235,82 @@ async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Respo
             "GET /schemas/ids/{{id}} 200 (cached)"
         );
         let response = schema_json_response(body, request.headers().get(header::IF_NONE_MATCH));
-        crate::metrics::hot_path().answered(started.elapsed());
+        crate::metrics::hot_path(crate::metrics::HotRoute::SchemaById).answered(started.elapsed());
         return response;
     }
-    // The full stack routes it again: its matched path must not nest under this one.
-    let mut request = request;
-    request.extensions_mut().remove::<MatchedPath>();
-    match hot.full.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    hot.full_stack(request).await
+}
+
+/// Whether a request may be answered ahead of the middleware stack: nothing
+/// to authenticate, no trace to continue, a media type the stack accepts and
+/// a path it would not rewrite.
+fn plain(state: &AppState, request: &Request) -> bool {
+    let headers = request.headers();
+    state.auth.is_none()
+        && !headers.contains_key(TRACEPARENT)
+        && !crate::telemetry::tracing_enabled()
+        && !request.uri().path().contains("//")
+        && headers.get(header::CONTENT_TYPE).is_none_or(|value| {
+            let essence = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
+            ACCEPTED_TYPES.iter().any(|accepted| essence.eq_ignore_ascii_case(accepted))
+        })
+}
+
+/// Producers' hot path: a repeated re-registration or lookup whose answer is
+/// kept (see `service::answers`) is answered ahead of the middleware stack,
+/// after reading the body (within the body limit). Anything else goes through
+/// the full stack with the body read, which gives the same answer more slowly.
+async fn hot_answer(State(hot): State<HotPath>, path: RawPathParams, request: Request, route: HotRoute) -> Response {
+    let started = Instant::now();
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let fits = declared.is_some_and(|length| length <= hot.state.limits.max_body_bytes);
+    if !(fits && plain(&hot.state, &request)) {
+        return hot.full_stack(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let limits = limits::RequestLimits {
+        max_body_bytes: hot.state.limits.max_body_bytes,
+        timeout: hot.state.limits.request_timeout,
+    };
+    let bytes = match limits::read_body(&limits, body).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refused,
+    };
+    let subject = PathParams::from_raw(&path).get("subject");
+    let (name, schema_route) = match route {
+        HotRoute::Lookup => ("lookup", "/subjects/{subject}"),
+        _ => ("register", "/subjects/{subject}/versions"),
+    };
+    let key = AnswerKey::of(name, &subject, parts.uri.query(), &bytes);
+    if let Ok(Some(answer)) = hot.state.registry.cached_answer(&key).await {
+        if route == HotRoute::Register {
+            crate::metrics::registration(crate::metrics::RegistrationOutcome::Existing, answer.schema_type);
+        }
+        tracing::debug!(
+            http.method = "POST",
+            http.route = schema_route,
+            http.status = 200,
+            "POST {schema_route} 200 (kept answer)"
+        );
+        let response = json_response(StatusCode::OK, answer.body.clone());
+        crate::metrics::hot_path(route).answered(started.elapsed());
+        return response;
+    }
+    hot.full_stack(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+impl HotPath {
+    /// The full stack routes the request again: its matched path must not nest under this one.
+    async fn full_stack(&self, mut request: Request) -> Response {
+        request.extensions_mut().remove::<MatchedPath>();
+        match self.full.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 }
 
@@ -535,7 +610,10 @@ pub const BODY_METHODS: &[Method] = &[Method::POST, Method::PUT];
 pub fn request(method: Method, uri: &str, body: Option<&str>) -> Request {
     let builder = Request::builder().method(method).uri(uri);
     match body {
-        Some(body) => builder.header(header::CONTENT_TYPE, MEDIA_TYPE).body(Body::from(body.to_owned())),
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, MEDIA_TYPE)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body.to_owned())),
         None => builder.body(Body::empty()),
     }
     .unwrap_or_default()

@@ -139,11 +139,13 @@ impl Registry {
     pub async fn search(&self, term: &str, limit: usize) -> Result<Vec<SearchHit>> {
         let term = term.to_lowercase();
         let mut latest = BTreeMap::new();
-        for version in self.store.versions_all().await? {
+        self.scan_versions(|version| {
             if !version.deleted {
                 latest.insert(version.subject.clone(), version);
             }
-        }
+            true
+        })
+        .await?;
         let mut hits = Vec::new();
         for version in latest.into_values() {
             let record = self.record_of(&version).await?;

@@ -15,11 +15,11 @@
 //! comes first, the generation has moved and the fill is refused. Either way
 //! no answer from before a write outlives the write's invalidation.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
+use quick_cache::{Equivalent, Weighter};
 
 use crate::metrics::{CacheCounters, cache_counters};
 
@@ -27,44 +27,66 @@ use crate::metrics::{CacheCounters, cache_counters};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket(u64);
 
+/// Approximate bytes of one entry (key and value), for the budget and the metrics.
+pub type Size<K, V> = fn(&K, &V) -> usize;
+
+/// Every entry costs what its [`Size`] says, plus a fixed overhead (the
+/// table's slot, the allocations' headers).
+struct Bytes<K, V>(Size<K, V>);
+
+impl<K, V> Clone for Bytes<K, V> {
+    fn clone(&self) -> Self {
+        Bytes(self.0)
+    }
+}
+
+/// What an entry costs beyond the bytes its [`Size`] counts.
+const ENTRY_OVERHEAD: u64 = 64;
+
+impl<K, V> Weighter<K, V> for Bytes<K, V> {
+    fn weight(&self, key: &K, value: &V) -> u64 {
+        (self.0)(key, value) as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// A concurrent cache bounded by bytes: past its budget, a fill evicts the
+/// entries least likely to be asked for again (`quick_cache`'s CLOCK-Pro, which
+/// a scan of every id does not flush).
 pub struct Cache<K, V> {
     /// The `cache` label of its metrics.
     name: &'static str,
-    map: RwLock<HashMap<K, V>>,
+    entries: quick_cache::sync::Cache<K, V, Bytes<K, V>>,
+    /// Fills hold it shared, invalidations exclusively: see the module docs.
+    gate: RwLock<()>,
     generation: AtomicU64,
     counters: CacheCounters,
-    /// At most this many entries (see [`Cache::bounded`]).
-    max_entries: usize,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
-    pub fn new(name: &'static str) -> Self {
+    /// A cache of at most `max_bytes`, entries sized by `size`.
+    pub fn new(name: &'static str, max_bytes: usize, size: Size<K, V>) -> Self {
+        let max_bytes = (max_bytes as u64).max(ENTRY_OVERHEAD * 16);
         Cache {
             name,
-            map: RwLock::new(HashMap::new()),
+            // quick_cache sizes its table from the expected number of entries;
+            // 1 KiB each is about a schema's.
+            entries: quick_cache::sync::Cache::with_weighter(
+                (max_bytes / 1024).max(16) as usize,
+                max_bytes,
+                Bytes(size),
+            ),
+            gate: RwLock::new(()),
             generation: AtomicU64::new(0),
             counters: cache_counters(name),
-            max_entries: usize::MAX,
         }
     }
 
-    /// Holds at most `max_entries`: a fill into a full cache first removes an
-    /// arbitrary entry. For caches whose keys clients choose (request digests).
-    pub fn bounded(mut self, max_entries: usize) -> Self {
-        self.max_entries = max_entries.max(1);
-        self
+    /// Reports its entries and approximate bytes.
+    pub fn report(&self) {
+        crate::metrics::cache_size(self.name, self.entries.len(), self.entries.weight() as usize);
     }
 
-    /// Reports its entries and approximate bytes (`weigh` sizes one entry).
-    pub fn report(&self, weigh: impl Fn(&K, &V) -> usize) {
-        let (entries, bytes) = {
-            let map = self.map.read();
-            (map.len(), map.iter().map(|(k, v)| weigh(k, v)).sum())
-        };
-        crate::metrics::cache_size(self.name, entries, bytes);
-    }
-
-    /// Counts a lookup answered elsewhere (the nested maps of [`Cache::read`]).
+    /// Counts a lookup answered elsewhere.
     pub fn counted(&self, hit: bool) {
         if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);
     }
@@ -74,26 +96,30 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         Ticket(self.generation.load(Ordering::SeqCst))
     }
 
+    /// The entry for `key`, counted as a hit or a miss.
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
-        K: std::borrow::Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
+        Q: Hash + Equivalent<K> + ?Sized,
     {
-        let found = self.map.read().get(key).cloned();
+        let found = self.peek(key);
         self.counted(found.is_some());
         found
     }
 
-    /// Reads the map in place (for nested maps on the hot path).
-    pub fn read<R>(&self, f: impl FnOnce(&HashMap<K, V>) -> R) -> R {
-        f(&self.map.read())
+    /// The entry for `key`, not counted.
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
+        self.entries.get(key)
     }
 
     /// The cached value of `key`, or `load`'s, kept unless the cache was
     /// invalidated while `load` ran (the rule above, in one call).
     pub async fn get_or_load<E>(&self, key: &str, load: impl Future<Output = Result<V, E>>) -> Result<V, E>
     where
-        K: std::borrow::Borrow<str> + for<'a> From<&'a str>,
+        str: Equivalent<K>,
+        K: for<'a> From<&'a str>,
     {
         if let Some(value) = self.get(key) {
             return Ok(value);
@@ -106,40 +132,38 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 
     /// Inserts unless the cache was invalidated since `ticket`; whether it did.
     pub fn fill(&self, ticket: Ticket, key: K, value: V) -> bool {
-        let max_entries = self.max_entries;
-        self.fill_with(ticket, |map| {
-            if map.len() >= max_entries
-                && !map.contains_key(&key)
-                && let Some(victim) = map.keys().next().cloned()
-            {
-                map.remove(&victim);
-            }
-            map.insert(key, value);
-        })
-    }
-
-    /// Changes the map unless the cache was invalidated since `ticket`.
-    pub fn fill_with(&self, ticket: Ticket, f: impl FnOnce(&mut HashMap<K, V>)) -> bool {
-        let mut map = self.map.write();
+        let _gate = self.gate.read();
         if self.generation.load(Ordering::SeqCst) != ticket.0 {
             return false;
         }
-        f(&mut map);
+        self.entries.insert(key, value);
         true
     }
 
     /// Removes the entries `keep` refuses, refusing every fill in flight.
-    pub fn evict(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        let mut map = self.map.write();
+    pub fn evict(&self, keep: impl Fn(&K, &V) -> bool) {
+        let _gate = self.gate.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
-        map.retain(|k, v| keep(k, v));
+        self.entries.retain(keep);
+    }
+
+    /// Removes the entries of `keys`, refusing every fill in flight.
+    pub fn forget<'q, Q>(&self, keys: impl IntoIterator<Item = &'q Q>)
+    where
+        Q: Hash + Equivalent<K> + ?Sized + 'q,
+    {
+        let _gate = self.gate.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for key in keys {
+            self.entries.remove(key);
+        }
     }
 
     /// Removes every entry, refusing every fill in flight.
     pub fn clear(&self) {
-        let mut map = self.map.write();
+        let _gate = self.gate.write();
         self.generation.fetch_add(1, Ordering::SeqCst);
-        map.clear();
+        self.entries.clear();
     }
 }
 
@@ -147,26 +171,43 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 mod tests {
     use super::*;
 
+    fn cache() -> Cache<i32, String> {
+        Cache::new("test", 64 * 1024, |_, v| v.len())
+    }
+
     #[test]
     fn a_fill_that_started_before_an_invalidation_is_refused() {
-        let cache: Cache<&str, i32> = Cache::new("test");
+        let cache = cache();
         let before = cache.ticket();
         cache.clear();
-        assert!(!cache.fill(before, "id", 1), "the read may predate the write");
-        assert_eq!(cache.get("id"), None);
+        assert!(!cache.fill(before, 1, "one".into()), "the read may predate the write");
+        assert_eq!(cache.get(&1), None);
         let after = cache.ticket();
-        assert!(cache.fill(after, "id", 2));
-        assert_eq!(cache.get("id"), Some(2));
+        assert!(cache.fill(after, 1, "two".into()));
+        assert_eq!(cache.get(&1).as_deref(), Some("two"));
     }
 
     #[test]
     fn a_targeted_eviction_also_moves_the_generation() {
-        let cache: Cache<i32, i32> = Cache::new("test");
+        let cache = cache();
         let ticket = cache.ticket();
-        assert!(cache.fill(ticket, 1, 1));
+        assert!(cache.fill(ticket, 1, "one".into()));
+        assert!(cache.fill(ticket, 3, "three".into()));
         let in_flight = cache.ticket();
         cache.evict(|k, _| *k != 1);
         assert_eq!(cache.get(&1), None);
-        assert!(!cache.fill(in_flight, 2, 2));
+        assert!(!cache.fill(in_flight, 2, "two".into()));
+        cache.forget([&3]);
+        assert_eq!(cache.get(&3), None);
+    }
+
+    #[test]
+    fn the_budget_bounds_the_bytes_held_whatever_is_filled() {
+        let cache = cache();
+        for key in 0..10_000 {
+            cache.fill(cache.ticket(), key, "x".repeat(1000));
+        }
+        assert!(cache.entries.weight() <= 64 * 1024, "{} bytes held", cache.entries.weight());
+        assert!(cache.entries.len() > 10, "the cache still holds what fits: {}", cache.entries.len());
     }
 }

@@ -98,9 +98,58 @@ struct ReferenceBudget {
     records: std::collections::HashMap<(String, i32), (i32, Arc<SchemaRecord>)>,
 }
 
-/// Entries of each answer cache keyed by request digests: past it, a fill
-/// first drops an entry, so memory stays bounded whatever clients send.
-const ANSWER_ENTRIES: usize = 100_000;
+/// A schema id in a context, as the caches key it.
+type IdKey = (String, i64);
+
+/// Looks up an [`IdKey`] without building one: hashes and compares as the
+/// `(String, i64)` it stands for.
+#[derive(Hash)]
+struct IdRef<'a>(&'a str, i64);
+
+impl quick_cache::Equivalent<IdKey> for IdRef<'_> {
+    fn equivalent(&self, key: &IdKey) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// The caches and their shares of `limits.cache_bytes`, in percent: the read
+/// path's serialized answers first, then what registrations and checks read.
+struct Caches {
+    records: Cache<IdKey, Arc<SchemaRecord>>,
+    parsed: Cache<IdKey, Arc<ParsedSchema>>,
+    reregister: Cache<ReregisterKey, (i64, i32)>,
+    answers: Cache<AnswerKey, Arc<Answer>>,
+    id_bodies: Cache<IdKey, read::SchemaJson>,
+    configs: Cache<String, Option<Arc<ConfigRecord>>>,
+    modes: Cache<String, Option<String>>,
+}
+
+impl Caches {
+    fn new(total: usize) -> Caches {
+        let share = |percent: usize| total / 100 * percent;
+        Caches {
+            id_bodies: Cache::new("schema_json", share(40), |(context, _), body| {
+                context.len() + 8 + body.body.len() + body.etag.len()
+            }),
+            records: Cache::new("schema_records", share(20), |(context, _), record| {
+                context.len() + 8 + record_bytes(record)
+            }),
+            // A parsed schema's footprint is not measured: a few times its canonical text
+            // (its trees and descriptors take several times the text).
+            parsed: Cache::new("parsed_schemas", share(20), |(context, _), parsed| {
+                context.len() + 8 + 8 * parsed.canonical.len()
+            }),
+            answers: Cache::new("answers", share(10), |_, answer| {
+                32 + answer.body.len() + answer.requested.len() + answer.subject.len() + 16
+            }),
+            reregister: Cache::new("reregistrations", share(6), |key, _| key.subject.len() + 32 + 12),
+            configs: Cache::new("configs", share(2), |scope, config| {
+                scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c.as_ref()).map_or(0, |t| t.len()))
+            }),
+            modes: Cache::new("modes", share(2), |scope, mode| scope.len() + mode.as_ref().map_or(0, String::len)),
+        }
+    }
+}
 
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -108,9 +157,9 @@ pub struct Registry {
     /// Orders this process's writes; see the module docs.
     write_locks: locks::WriteLocks,
     /// Schema records by (context, id); content never changes, entries leave on hard delete.
-    records: Cache<(String, i64), Arc<SchemaRecord>>,
+    records: Cache<IdKey, Arc<SchemaRecord>>,
     /// Parsed schemas by (context, id), for compatibility checks.
-    parsed: Cache<(String, i64), Arc<ParsedSchema>>,
+    parsed: Cache<IdKey, Arc<ParsedSchema>>,
     /// Idempotent re-registrations; cleared by every non-registration write.
     reregister: Cache<ReregisterKey, (i64, i32)>,
     /// Serialized answers to repeated re-registrations and lookups, by the raw
@@ -118,8 +167,8 @@ pub struct Registry {
     answers: Cache<AnswerKey, Arc<Answer>>,
     /// Whether other processes write to the same storage (replicas on PostgreSQL).
     shared_storage: bool,
-    /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by context then id.
-    id_bodies: Cache<String, std::collections::HashMap<i64, read::SchemaJson>>,
+    /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by (context, id).
+    id_bodies: Cache<IdKey, read::SchemaJson>,
     /// Stored configs and modes by scope, as registration reads them; cleared
     /// by every write other than a new version, here and on every replica.
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
@@ -134,26 +183,39 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel) -> Registry {
+        let limits = crate::settings::Limits::default();
+        let Caches { records, parsed, reregister, answers, id_bodies, configs, modes } =
+            Caches::new(limits.cache_bytes);
         Registry {
             default_level,
             write_locks: locks::WriteLocks::new(),
-            records: Cache::new("schema_records"),
-            parsed: Cache::new("parsed_schemas"),
-            reregister: Cache::new("reregistrations").bounded(ANSWER_ENTRIES),
-            answers: Cache::new("answers").bounded(ANSWER_ENTRIES),
+            records,
+            parsed,
+            reregister,
+            answers,
             shared_storage: store.changes().is_some(),
             store,
-            id_bodies: Cache::new("schema_json"),
-            configs: Cache::new("configs"),
-            modes: Cache::new("modes"),
+            id_bodies,
+            configs,
+            modes,
             webhooks: webhooks::Dispatcher::new(),
             audit: audit::AuditLog::new(),
-            limits: crate::settings::Limits::default(),
+            limits,
         }
     }
 
-    /// Sets what one request may cost (schema size, references).
+    /// Sets what one request may cost (schema size, references) and what the
+    /// caches may hold; before the first request (the caches start over).
     pub fn with_limits(mut self, limits: crate::settings::Limits) -> Registry {
+        let Caches { records, parsed, reregister, answers, id_bodies, configs, modes } =
+            Caches::new(limits.cache_bytes);
+        self.records = records;
+        self.parsed = parsed;
+        self.reregister = reregister;
+        self.answers = answers;
+        self.id_bodies = id_bodies;
+        self.configs = configs;
+        self.modes = modes;
         self.limits = limits;
         self
     }
@@ -177,18 +239,13 @@ impl Registry {
     /// Sets the gauges that describe state, for a scrape: cache sizes, the
     /// database pool, and how much is stored.
     pub async fn report_metrics(&self) -> Result<()> {
-        self.records.report(|(context, _), record| context.len() + 8 + record_bytes(record));
-        // A parsed schema's footprint is not measured; its canonical text is a proxy.
-        self.parsed.report(|(context, _), parsed| context.len() + 8 + parsed.canonical.len());
-        self.reregister.report(|key, _| key.subject.len() + key.request.len() + 12);
-        self.answers.report(|_, answer| 32 + answer.body.len() + answer.requested.len() + answer.subject.len() + 16);
-        self.id_bodies.report(|context, bodies| {
-            context.len() + bodies.values().map(|b| 8 + b.body.len() + b.etag.len()).sum::<usize>()
-        });
-        self.configs.report(|scope, config| {
-            scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c.as_ref()).map_or(0, |t| t.len()))
-        });
-        self.modes.report(|scope, mode| scope.len() + mode.as_ref().map_or(0, String::len));
+        self.records.report();
+        self.parsed.report();
+        self.reregister.report();
+        self.answers.report();
+        self.id_bodies.report();
+        self.configs.report();
+        self.modes.report();
         let (in_use, idle) = self.store.pool_stats();
         crate::metrics::db_pool(in_use, idle);
         let ready = self.store.ready().await.is_ok();
@@ -221,15 +278,10 @@ impl Registry {
 
     /// Forgets everything cached about schema ids that a permanent delete may have removed.
     fn evict_schemas(&self, context: &str, ids: &[i64]) {
-        let gone = |key: &(String, i64)| key.0 == context && ids.contains(&key.1);
-        self.records.evict(|key, _| !gone(key));
-        self.parsed.evict(|key, _| !gone(key));
-        self.id_bodies.evict(|ctx, bodies| {
-            if ctx == context {
-                bodies.retain(|id, _| !ids.contains(id));
-            }
-            true
-        });
+        let keys: Vec<IdRef<'_>> = ids.iter().map(|id| IdRef(context, *id)).collect();
+        self.records.forget(&keys);
+        self.parsed.forget(&keys);
+        self.id_bodies.forget(&keys);
     }
 
     /// The subject a path's subject stands for: its config's `alias` if it has
@@ -268,8 +320,7 @@ impl Registry {
 
     /// A schema record by id, from memory when it has been read before.
     async fn record(&self, context: &str, id: i64) -> Result<Option<Arc<SchemaRecord>>> {
-        let key = (context.to_owned(), id);
-        if let Some(record) = self.records.get(&key) {
+        if let Some(record) = self.records.get(&IdRef(context, id)) {
             return Ok(Some(record));
         }
         let ticket = self.records.ticket();
@@ -277,8 +328,16 @@ impl Registry {
             return Ok(None);
         };
         let record = Arc::new(record);
-        self.records.fill(ticket, key, Arc::clone(&record));
+        self.records.fill(ticket, (context.to_owned(), id), Arc::clone(&record));
         Ok(Some(record))
+    }
+
+    /// A schema record by id, from memory when cached, without filling the cache.
+    async fn record_read_through(&self, context: &str, id: i64) -> Result<Option<Arc<SchemaRecord>>> {
+        if let Some(record) = self.records.get(&IdRef(context, id)) {
+            return Ok(Some(record));
+        }
+        Ok(self.store.schema_get(context, id).await?.map(Arc::new))
     }
 
     async fn record_of(&self, version: &VersionRecord) -> Result<Arc<SchemaRecord>> {
@@ -292,8 +351,7 @@ impl Registry {
 
     /// The parsed form of a stored schema, for compatibility checks.
     async fn parsed_of(&self, record: &SchemaRecord) -> Result<Arc<ParsedSchema>> {
-        let key = (record.context.clone(), record.id);
-        if let Some(parsed) = self.parsed.get(&key) {
+        if let Some(parsed) = self.parsed.get(&IdRef(&record.context, record.id)) {
             return Ok(parsed);
         }
         let ticket = self.parsed.ticket();
@@ -302,7 +360,7 @@ impl Registry {
         let parsed = stele_compat::parse(record.schema_type, &record.schema, &resolved, false)
             .map_err(|e| RegistryError::Internal(format!("stored schema {} no longer parses: {e}", record.id)))?;
         let parsed = Arc::new(parsed);
-        self.parsed.fill(ticket, key, Arc::clone(&parsed));
+        self.parsed.fill(ticket, (record.context.clone(), record.id), Arc::clone(&parsed));
         Ok(parsed)
     }
 

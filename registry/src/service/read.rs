@@ -229,15 +229,26 @@ impl Registry {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
-        let mut live: BTreeMap<String, bool> = BTreeMap::new();
-        for version in self.store.versions_all().await? {
-            *live.entry(version.subject).or_default() |= !version.deleted;
-        }
-        let mut names: Vec<String> = live
-            .into_iter()
-            .filter(|(name, any_live)| matches_prefix(name, prefix) && filter.keeps(!any_live))
-            .map(|(name, _)| name)
-            .collect();
+        // Versions come grouped by subject: one subject is open at a time.
+        let mut names: Vec<String> = Vec::new();
+        let mut open: Option<(String, bool)> = None;
+        let mut close = |open: Option<(String, bool)>| {
+            if let Some((name, any_live)) = open
+                && matches_prefix(&name, prefix)
+                && filter.keeps(!any_live)
+            {
+                names.push(name);
+            }
+        };
+        self.scan_versions(|version| {
+            match &mut open {
+                Some((name, any_live)) if *name == version.subject => *any_live |= !version.deleted,
+                _ => close(open.replace((version.subject, !version.deleted))),
+            }
+            true
+        })
+        .await?;
+        close(open);
         names.sort_by(|a, b| java_cmp(a, b));
         Ok(page(names, offset, limit))
     }
@@ -264,30 +275,67 @@ impl Registry {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SchemaView>> {
-        let mut versions: Vec<VersionRecord> = self
-            .store
-            .versions_all()
-            .await?
-            .into_iter()
-            .filter(|v| matches_prefix(&v.subject, prefix) && filter.keeps(v.deleted))
-            .collect();
-        versions.sort_by(|a, b| java_cmp(&a.subject, &b.subject).then(a.version.cmp(&b.version)));
-        if latest_only {
-            let mut latest: Vec<VersionRecord> = Vec::new();
-            for version in versions {
-                match latest.last_mut() {
-                    Some(last) if last.subject == version.subject => *last = version,
-                    _ => latest.push(version),
-                }
+        // Every version in subject order, keeping only the page asked for:
+        // memory is bounded by `limit`, however many versions are stored.
+        let mut wanted: Vec<VersionRecord> = Vec::new();
+        let mut skipped = 0;
+        // With `latest_only`, a subject's last kept version waits here until
+        // the next subject shows it was the latest.
+        let mut pending: Option<VersionRecord> = None;
+        let mut keep = |version: VersionRecord, wanted: &mut Vec<VersionRecord>| {
+            if skipped < offset {
+                skipped += 1;
+            } else if wanted.len() < limit {
+                wanted.push(version);
             }
-            versions = latest;
+        };
+        self.scan_versions(|version| {
+            if !(matches_prefix(&version.subject, prefix) && filter.keeps(version.deleted)) {
+                return true;
+            }
+            if latest_only {
+                match pending.take() {
+                    Some(previous) if previous.subject != version.subject => keep(previous, &mut wanted),
+                    _ => {}
+                }
+                pending = Some(version);
+            } else {
+                keep(version, &mut wanted);
+            }
+            wanted.len() < limit
+        })
+        .await?;
+        if let Some(previous) = pending.take() {
+            keep(previous, &mut wanted);
         }
-        let mut views = Vec::new();
-        for version in page(versions, offset, Some(limit)) {
+        let mut views = Vec::with_capacity(wanted.len());
+        for version in wanted {
             let record = self.record_of(&version).await?;
             views.push(SchemaView::of_version(&version, &record, record.schema.clone()));
         }
         Ok(views)
+    }
+
+    /// Every stored version, ordered by subject (its bytes) then version, read
+    /// a page at a time and handed to `visit` until it answers false: listings
+    /// hold what they keep, never every version at once.
+    pub(super) async fn scan_versions(&self, mut visit: impl FnMut(VersionRecord) -> bool) -> Result<()> {
+        const PAGE: usize = 1000;
+        let mut after: Option<(String, i32)> = None;
+        loop {
+            let rows = self.store.versions_after(after.as_ref().map(|(s, v)| (s.as_str(), *v)), PAGE).await?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = Some((last.subject.clone(), last.version));
+            let exhausted = rows.len() < PAGE;
+            for version in rows {
+                if !visit(version) {
+                    return Ok(());
+                }
+            }
+            if exhausted {
+                return Ok(());
+            }
+        }
     }
 
     /// The serialized answer for an id already read once, without waiting on anything.
@@ -301,7 +349,7 @@ impl Registry {
     }
 
     fn peek_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
-        self.id_bodies.read(|bodies| bodies.get(context).and_then(|ids| ids.get(&id)).cloned())
+        self.id_bodies.peek(&super::IdRef(context, id))
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
@@ -326,16 +374,17 @@ impl Registry {
         let body = SchemaJson::new(bytes::Bytes::from(
             serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?,
         ));
-        self.id_bodies.fill_with(ticket, |bodies| {
-            bodies.entry(context.into_owned()).or_default().insert(id, body.clone());
-        });
+        self.id_bodies.fill(ticket, (context.into_owned(), id), body.clone());
         Ok(body)
     }
 
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
+    ///
+    /// Read through the records cache without filling it: the read path keeps
+    /// its serialized answer instead, so each schema read by id is held once.
     pub async fn schema_by_id(&self, id: i64, subject: Option<&str>) -> Result<Arc<SchemaRecord>> {
         let context = Subject::parse(subject.unwrap_or_default()).context;
-        if let Some(record) = self.record(&context, id).await? {
+        if let Some(record) = self.record_read_through(&context, id).await? {
             return Ok(record);
         }
         // Not in the subject's context: perhaps the subject lives in another one.
@@ -346,7 +395,7 @@ impl Registry {
         let context = fallback;
         // A schema row exists exactly while some version uses it: permanent
         // deletes sweep unused rows, and a foreign key keeps used ones.
-        self.record(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
+        self.record_read_through(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
     }
 
     /// `GET /schemas/ids/{id}`.

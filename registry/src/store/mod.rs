@@ -227,6 +227,10 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     async fn version_live(&self, subject: &str, version: i32) -> Result<bool>;
     /// Every version of every subject, ascending by subject then version.
     async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
+    /// Up to `limit` versions after `after` (subject, version), ordered by the
+    /// subject's bytes then version: a listing reads every version in pages of
+    /// these instead of all at once.
+    async fn versions_after(&self, after: Option<(&str, i32)>, limit: usize) -> Result<Vec<VersionRecord>>;
     /// The subject versions that use a schema id.
     async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>>;
     /// The subject versions whose schema references `subject` at `version`.

@@ -117,6 +117,10 @@ async fn lock_subjects(tx: &mut Tx, locks: &[SubjectLock]) -> Result<()> {
 
 const FOR_UPDATE: &str = " FOR UPDATE";
 
+/// Text compared by its bytes, not the database's collation (index
+/// `versions_subject_bytes`).
+const BYTE_ORDER: &str = " COLLATE \"C\"";
+
 /// Announces a committed write to every replica (delivered at commit), as
 /// `kind@millis`: what changed and when, for the invalidation-lag metric.
 async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {

@@ -10,7 +10,8 @@
 //! against that database's concrete types. What truly differs per database
 //! is a handful of items each backend module defines beside the macro call:
 //! `begin_write` (how a write transaction starts), `lock_subjects` (per-subject
-//! locks), `FOR_UPDATE` (row locks), `notify` (telling other replicas),
+//! locks), `FOR_UPDATE` (row locks), `BYTE_ORDER` (ordering text by its
+//! bytes), `notify` (telling other replicas),
 //! `change_feed`, and the constants `MIGRATOR` and `DB_SYSTEM`.
 //!
 //! # The write transactions: what is locked, in which order, and why
@@ -488,6 +489,23 @@ macro_rules! sql_store {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {VERSION_COLUMNS} FROM versions ORDER BY subject, version"
                 )))
+                .fetch_all(&mut *self.acquire().await?)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            #[tracing::instrument(name = "store.versions_after", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn versions_after(&self, after: Option<(&str, i32)>, limit: usize) -> Result<Vec<VersionRecord>> {
+                // No subject is empty, so ("", 0) comes before every version.
+                let (subject, version) = after.unwrap_or(("", 0));
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions \
+                     WHERE subject{BYTE_ORDER} > $1 OR (subject = $1 AND version > $2) \
+                     ORDER BY subject{BYTE_ORDER}, version LIMIT $3"
+                )))
+                .bind(subject)
+                .bind(version)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .fetch_all(&mut *self.acquire().await?)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())

@@ -13,8 +13,10 @@
 //! commit and an audit batch arriving together would otherwise cost one of
 //! them up to 100 ms of sleep. Reads use the other pool and, in WAL mode, never
 //! wait for the writer. Checkpoints (copying the WAL back into the database
-//! file) run in the background on a reader, not in the commit of whichever
-//! write crossed the threshold.
+//! file) stay `SQLite`'s own, on the writer after a commit crosses 1,000 pages:
+//! a checkpointer beside a busy writer never catches up with the end of the
+//! WAL, which then never starts over and grows without bound (10 GB in a
+//! few minutes of loading schemas, all of which a restart must read).
 //!
 //! # Group commit
 //! With one writer, every transaction pays its own `fsync`, which bounds
@@ -49,16 +51,11 @@ const MAX_BATCH: usize = 128;
 /// A registration waiting for the writer task, and where its outcome goes.
 type PendingInsert = (NewVersion, oneshot::Sender<Result<InsertOutcome>>);
 
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
 pub struct SqliteStore {
     /// Reads.
     pool: SqlitePool,
     /// Write transactions: one connection (see the module docs).
     writer: SqlitePool,
-    /// Dropped with the store, which ends the checkpoint task.
-    _checkpoints: oneshot::Sender<()>,
     /// The group-commit writer's queue (see the module docs).
     inserts: mpsc::Sender<PendingInsert>,
     /// Held while the store is open: see [`SqliteStore::connect`].
@@ -82,8 +79,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
-            // Checkpoints run in the background (see the module docs).
-            .pragma("wal_autocheckpoint", "0")
             // Savepoints' journals (group commit) stay in memory, not in temporary files.
             .pragma("temp_store", "MEMORY");
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
@@ -91,9 +86,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         let (inserts, queue) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(group_commit(writer.clone(), queue));
-        let (checkpoints_stop, stopped) = oneshot::channel();
-        tokio::spawn(checkpoints(pool.clone(), stopped));
-        Ok(SqliteStore { pool, writer, _checkpoints: checkpoints_stop, inserts, _exclusive: exclusive })
+        Ok(SqliteStore { pool, writer, inserts, _exclusive: exclusive })
     }
 
     /// Nothing else writes to this file while the process holds it.
@@ -140,23 +133,6 @@ async fn begin_on(writer: &SqlitePool) -> Result<Tx> {
     Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
 }
 
-/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`],
-/// without waiting for readers or holding writers back (`PASSIVE`), until
-/// `stopped` (the store is dropped).
-async fn checkpoints(pool: SqlitePool, mut stopped: oneshot::Receiver<()>) {
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut stopped => return,
-            _ = every.tick() => {}
-        }
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            tracing::warn!(error = %error, "a WAL checkpoint failed; the next one retries");
-        }
-    }
-}
-
 /// The write lock already excludes every other writer.
 #[expect(clippy::unused_async, reason = "the same signature as PostgreSQL's, which waits")]
 async fn lock_subjects(_tx: &mut Tx, _locks: &[SubjectLock]) -> Result<()> {
@@ -165,6 +141,9 @@ async fn lock_subjects(_tx: &mut Tx, _locks: &[SubjectLock]) -> Result<()> {
 
 /// Row locks: the write lock covers them.
 const FOR_UPDATE: &str = "";
+
+/// `SQLite` compares text by its bytes.
+const BYTE_ORDER: &str = "";
 
 /// No other process shares the file.
 #[expect(clippy::unused_async, reason = "the same signature as PostgreSQL's, which writes")]
