@@ -229,26 +229,15 @@ impl Registry {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
-        // Versions come grouped by subject: one subject is open at a time.
-        let mut names: Vec<String> = Vec::new();
-        let mut open: Option<(String, bool)> = None;
-        let mut close = |open: Option<(String, bool)>| {
-            if let Some((name, any_live)) = open
-                && matches_prefix(&name, prefix)
-                && filter.keeps(!any_live)
-            {
-                names.push(name);
-            }
-        };
-        self.scan_versions(|version| {
-            match &mut open {
-                Some((name, any_live)) if *name == version.subject => *any_live |= !version.deleted,
-                _ => close(open.replace((version.subject, !version.deleted))),
-            }
-            true
-        })
-        .await?;
-        close(open);
+        // One row per subject (not per version), counted by the database.
+        let mut names: Vec<String> = self
+            .store
+            .subjects_all()
+            .await?
+            .into_iter()
+            .filter(|(name, live)| matches_prefix(name, prefix) && filter.keeps(*live == 0))
+            .map(|(name, _)| name)
+            .collect();
         names.sort_by(|a, b| java_cmp(a, b));
         Ok(page(names, offset, limit))
     }

@@ -227,6 +227,8 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     async fn version_live(&self, subject: &str, version: i32) -> Result<bool>;
     /// Every version of every subject, ascending by subject then version.
     async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
+    /// Every subject with versions, and how many of them are live.
+    async fn subjects_all(&self) -> Result<Vec<(String, i64)>>;
     /// Up to `limit` versions after `after` (subject, version), ordered by the
     /// subject's bytes then version: a listing reads every version in pages of
     /// these instead of all at once.

@@ -494,6 +494,13 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.subjects_all", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn subjects_all(&self) -> Result<Vec<(String, i64)>> {
+                Ok(sqlx::query_as("SELECT subject, COUNT(*) FILTER (WHERE NOT deleted) FROM versions GROUP BY subject")
+                    .fetch_all(&mut *self.acquire().await?)
+                    .await?)
+            }
+
             #[tracing::instrument(name = "store.versions_after", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_after(&self, after: Option<(&str, i32)>, limit: usize) -> Result<Vec<VersionRecord>> {
                 // No subject is empty, so ("", 0) comes before every version.
