@@ -156,17 +156,32 @@ pub enum HotRoute {
     Register,
 }
 
+impl HotRoute {
+    /// The route template, as the other routes' metrics label it.
+    pub fn template(self) -> &'static str {
+        match self {
+            HotRoute::SchemaById => "/schemas/ids/{id}",
+            HotRoute::Lookup => "/subjects/{subject}",
+            HotRoute::Register => "/subjects/{subject}/versions",
+        }
+    }
+
+    fn method(self) -> &'static str {
+        if self == HotRoute::SchemaById { "GET" } else { "POST" }
+    }
+}
+
 pub fn hot_path(route: HotRoute) -> &'static HotPathMetrics {
+    const ROUTES: [HotRoute; 3] = [HotRoute::SchemaById, HotRoute::Lookup, HotRoute::Register];
     static HOT: OnceLock<[HotPathMetrics; 3]> = OnceLock::new();
     let metrics = HOT.get_or_init(|| {
-        [("GET", "/schemas/ids/{id}"), ("POST", "/subjects/{subject}"), ("POST", "/subjects/{subject}/versions")].map(
-            |(method, route)| HotPathMetrics {
-                requests: counter!("stele_http_requests_total", "method" => method, "route" => route, "status_class" => "2xx"),
-                duration: histogram!("stele_http_request_duration_seconds", "method" => method, "route" => route),
-            },
-        )
+        ROUTES.map(|route| HotPathMetrics {
+            requests: counter!("stele_http_requests_total", "method" => route.method(), "route" => route.template(), "status_class" => "2xx"),
+            duration: histogram!("stele_http_request_duration_seconds", "method" => route.method(), "route" => route.template()),
+        })
     });
-    &metrics[route as usize]
+    let index = ROUTES.iter().position(|r| *r == route).unwrap_or_default();
+    &metrics[index]
 }
 
 impl HotPathMetrics {

@@ -39,7 +39,7 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
     };
     let changes = store.changes();
     let app = Arc::new(App {
-        registry: Registry::new(store, settings.default_compatibility).with_limits(settings.limits.clone()),
+        registry: Registry::new(store, settings.default_compatibility, settings.limits.clone()),
         auth,
         limits: settings.limits.clone(),
         metrics_on_main: settings.metrics_listen.is_none(),

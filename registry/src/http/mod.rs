@@ -38,7 +38,7 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 
 use crate::error::{ErrorCode, RegistryError};
 use crate::metrics::HotRoute;
-use crate::service::{AnswerKey, Registry};
+use crate::service::Registry;
 
 /// Confluent's primary media type; every answer carries it.
 pub const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -188,7 +188,7 @@ pub fn app(state: AppState) -> Router {
     let full = tower::util::BoxCloneSyncService::new(
         front.map_response(IntoResponse::into_response).map_err(|never| match never {}),
     );
-    let hot = HotPath { state, full: full.clone() };
+    let hot = HotPath { state, full: full.clone(), limits: request_limits };
     let answered = |route| {
         axum::routing::post(move |state, path, request| hot_answer(state, path, request, route))
             .fallback(|State(hot): State<HotPath>, request: Request| async move { hot.full_stack(request).await })
@@ -208,6 +208,8 @@ type FullService = tower::util::BoxCloneSyncService<Request, Response, std::conv
 struct HotPath {
     state: AppState,
     full: FullService,
+    /// The full stack's body limit and timeout, for bodies read ahead of it.
+    limits: limits::RequestLimits,
 }
 
 /// Consumers' hot path: `GET /schemas/ids/{id}` with no query, for an id read
@@ -217,13 +219,11 @@ struct HotPath {
 async fn hot_schema_by_id(State(hot): State<HotPath>, request: Request) -> Response {
     let started = Instant::now();
     // A traced request takes the full stack, which builds its span.
-    let plain = hot.state.auth.is_none()
+    let plain = plain(&hot.state, &request)
         && request.uri().query().is_none()
         && !request.headers().contains_key(header::CONTENT_LENGTH)
         && !request.headers().contains_key(header::TRANSFER_ENCODING)
-        && !request.headers().contains_key(header::CONTENT_TYPE)
-        && !request.headers().contains_key(TRACEPARENT)
-        && !crate::telemetry::tracing_enabled();
+        && !request.headers().contains_key(header::CONTENT_TYPE);
     if plain
         && let Some(id) = request.uri().path().strip_prefix("/schemas/ids/").and_then(|id| id.parse::<i32>().ok())
         && let Some(body) = hot.state.registry.cached_schema_json(crate::subject::DEFAULT_CONTEXT, i64::from(id))
@@ -267,36 +267,20 @@ async fn hot_answer(State(hot): State<HotPath>, path: RawPathParams, request: Re
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let fits = declared.is_some_and(|length| length <= hot.state.limits.max_body_bytes);
+    let fits = declared.is_some_and(|length| length <= hot.limits.max_body_bytes);
     if !(fits && plain(&hot.state, &request)) {
         return hot.full_stack(request).await;
     }
     let (parts, body) = request.into_parts();
-    let limits = limits::RequestLimits {
-        max_body_bytes: hot.state.limits.max_body_bytes,
-        timeout: hot.state.limits.request_timeout,
-    };
-    let bytes = match limits::read_body(&limits, body).await {
+    let bytes = match limits::read_body(&hot.limits, body).await {
         Ok(bytes) => bytes,
         Err(refused) => return refused,
     };
     let subject = PathParams::from_raw(&path).get("subject");
-    let (name, schema_route) = match route {
-        HotRoute::Lookup => ("lookup", "/subjects/{subject}"),
-        _ => ("register", "/subjects/{subject}/versions"),
-    };
-    let key = AnswerKey::of(name, &subject, parts.uri.query(), &bytes);
-    if let Ok(Some(answer)) = hot.state.registry.cached_answer(&key).await {
-        if route == HotRoute::Register {
-            crate::metrics::registration(crate::metrics::RegistrationOutcome::Existing, answer.schema_type);
-        }
-        tracing::debug!(
-            http.method = "POST",
-            http.route = schema_route,
-            http.status = 200,
-            "POST {schema_route} 200 (kept answer)"
-        );
-        let response = json_response(StatusCode::OK, answer.body.clone());
+    if let Ok(subjects::Kept::Answer(response)) =
+        subjects::kept_answer(&hot.state, route, &subject, parts.uri.query(), &bytes).await
+    {
+        tracing::debug!(http.method = "POST", http.route = route.template(), http.status = 200, "kept answer");
         crate::metrics::hot_path(route).answered(started.elapsed());
         return response;
     }

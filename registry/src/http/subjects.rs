@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::wire::{Params, register_request};
 use super::{AppState, PathParams, ok, parse_body, raw};
 use crate::error::{RegistryError, Result};
+use crate::metrics::HotRoute;
 use crate::service::{Answer, AnswerKey, ListFilter, SchemaFormat, SchemaView, VersionSelector, schema_type_label};
 
 #[derive(Serialize)]
@@ -58,9 +59,33 @@ pub async fn versions(
     Ok(ok(&state.registry.versions_list(&subject, filter(&params)).await?))
 }
 
-/// A serialized answer kept for a repeated request (see `service::answers`).
-fn answered(answer: &Answer) -> Response {
-    super::json_response(axum::http::StatusCode::OK, answer.body.clone())
+/// What a repeated re-registration or lookup finds among the kept answers.
+pub(super) enum Kept {
+    /// The answer, ready to send.
+    Answer(Response),
+    /// None: the key to keep the answer under once it is made.
+    Missing(AnswerKey),
+}
+
+/// The kept answer to a re-registration or lookup (`route`) of `subject` with
+/// this query and body (see `service::answers`), as the handlers below and
+/// the hot path ahead of the middleware find it.
+pub(super) async fn kept_answer(
+    state: &AppState,
+    route: HotRoute,
+    subject: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Kept> {
+    let name = if route == HotRoute::Register { "register" } else { "lookup" };
+    let key = AnswerKey::of(name, subject, query, body);
+    let Some(answer) = state.registry.cached_answer(&key).await? else { return Ok(Kept::Missing(key)) };
+    let mut response = super::json_response(axum::http::StatusCode::OK, answer.body.clone());
+    if route == HotRoute::Register {
+        crate::metrics::registration(crate::metrics::RegistrationOutcome::Existing, answer.schema_type);
+        response.extensions_mut().insert(super::auth::Unchanged);
+    }
+    Ok(Kept::Answer(response))
 }
 
 pub async fn register(
@@ -71,13 +96,10 @@ pub async fn register(
 ) -> Result<Response> {
     let subject = PathParams::from_raw(&path).get("subject");
     // A repeated re-registration: the kept answer, without parsing anything.
-    let key = AnswerKey::of("register", &subject, query.as_deref(), &body);
-    if let Some(answer) = state.registry.cached_answer(&key).await? {
-        crate::metrics::registration(crate::metrics::RegistrationOutcome::Existing, answer.schema_type);
-        let mut response = answered(&answer);
-        response.extensions_mut().insert(super::auth::Unchanged);
-        return Ok(response);
-    }
+    let key = match kept_answer(&state, HotRoute::Register, &subject, query.as_deref(), &body).await? {
+        Kept::Answer(response) => return Ok(response),
+        Kept::Missing(key) => key,
+    };
     let ticket = state.registry.answer_ticket();
     let request = register_request(&parse_body(&body)?)?;
     let schema_type = schema_type_label(request.schema_type.as_deref());
@@ -122,10 +144,10 @@ pub async fn lookup(
     body: Bytes,
 ) -> Result<Response> {
     let subject = PathParams::from_raw(&path).get("subject");
-    let key = AnswerKey::of("lookup", &subject, query.as_deref(), &body);
-    if let Some(answer) = state.registry.cached_answer(&key).await? {
-        return Ok(answered(&answer));
-    }
+    let key = match kept_answer(&state, HotRoute::Lookup, &subject, query.as_deref(), &body).await? {
+        Kept::Answer(response) => return Ok(response),
+        Kept::Missing(key) => key,
+    };
     let ticket = state.registry.answer_ticket();
     let request = register_request(&parse_body(&body)?)?;
     let params = Params::parse(query.as_deref());

@@ -182,8 +182,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel) -> Registry {
-        let limits = crate::settings::Limits::default();
+    /// A registry over `store`; `limits` bound what one request may cost
+    /// (schema size, references) and what the caches may hold.
+    pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel, limits: crate::settings::Limits) -> Registry {
         let Caches { records, parsed, reregister, answers, id_bodies, configs, modes } =
             Caches::new(limits.cache_bytes);
         Registry {
@@ -202,22 +203,6 @@ impl Registry {
             audit: audit::AuditLog::new(),
             limits,
         }
-    }
-
-    /// Sets what one request may cost (schema size, references) and what the
-    /// caches may hold; before the first request (the caches start over).
-    pub fn with_limits(mut self, limits: crate::settings::Limits) -> Registry {
-        let Caches { records, parsed, reregister, answers, id_bodies, configs, modes } =
-            Caches::new(limits.cache_bytes);
-        self.records = records;
-        self.parsed = parsed;
-        self.reregister = reregister;
-        self.answers = answers;
-        self.id_bodies = id_bodies;
-        self.configs = configs;
-        self.modes = modes;
-        self.limits = limits;
-        self
     }
 
     /// A schema's text within `limits.max_schema_bytes` (422, 42201).
@@ -677,4 +662,18 @@ pub fn java_hash_order(mut names: Vec<String>) -> Vec<String> {
     };
     names.sort_by_key(|s| bucket(s));
     names
+}
+
+#[cfg(test)]
+mod id_key_tests {
+    use super::{Cache, IdKey, IdRef};
+
+    #[test]
+    fn an_id_ref_finds_the_key_it_stands_for() {
+        let cache: Cache<IdKey, i32> = Cache::new("test", 64 * 1024, |_, _| 8);
+        assert!(cache.fill(cache.ticket(), (".ctx".to_owned(), 7), 1));
+        assert_eq!(cache.get(&IdRef(".ctx", 7)), Some(1));
+        assert_eq!(cache.get(&IdRef(".ctx", 8)), None);
+        assert_eq!(cache.get(&IdRef("", 7)), None);
+    }
 }
