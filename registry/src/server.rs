@@ -46,6 +46,7 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
     });
     app.registry.start_audit();
     app.registry.start_webhooks(settings.webhooks.clone());
+    warm_read_path(&app);
     if let Some(mut changes) = changes {
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
@@ -58,8 +59,10 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
                 let Some(app) = weak.upgrade() else { return };
                 // `kind@millis`: the lag is measured once the invalidation is applied.
                 let (kind, sent) =
-                    kind.split_once('@').map_or((kind.as_str(), None), |(k, t)| (k, t.parse::<i64>().ok()));
-                app.registry.forget_cached(kind);
+                    kind.rsplit_once('@').map_or((kind.as_str(), None), |(k, t)| (k, t.parse::<i64>().ok()));
+                if app.registry.forget_cached(kind) {
+                    warm_read_path(&app);
+                }
                 if let Some(sent) = sent {
                     let lag = crate::store::now_millis().saturating_sub(sent);
                     crate::metrics::invalidation_lag(std::time::Duration::from_millis(lag.max(0) as u64));
@@ -68,6 +71,24 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
         });
     }
     Ok(AppState(app))
+}
+
+/// Packs every stored schema's by-id answer into memory in the background
+/// (see `Registry::warm_schemas`): the registry serves meanwhile, reading
+/// storage for what is not there yet.
+fn warm_read_path(app: &Arc<App>) {
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match app.registry.warm_schemas().await {
+            Ok(schemas) => tracing::info!(
+                schemas,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "schemas by id held in memory"
+            ),
+            Err(error) => tracing::warn!(%error, "warming the read path failed; ids are read from storage"),
+        }
+    });
 }
 
 /// Serves on `listener` until `shutdown` completes, then drains in-flight

@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use stele_compat::CompatibilityLevel;
-use stele_registry::http::{ROUTES, app, request};
+use stele_registry::http::{AppState, ROUTES, app, request};
 use stele_registry::server;
 use stele_registry::settings::{DatabaseUrl, LogFormat, Settings};
 use stele_tests::invariants::{Database, Ledger};
@@ -20,6 +20,7 @@ use tower::ServiceExt as _;
 
 #[derive(Clone)]
 struct TestApp {
+    state: AppState,
     router: Router,
     database: Database,
     _dir: Arc<tempfile::TempDir>,
@@ -34,6 +35,13 @@ async fn spawn_app(postgres: bool) -> Option<TestApp> {
     } else {
         Database::Sqlite(dir.path().join("stele.db"))
     };
+    let state = open(&database).await;
+    Some(TestApp { router: app(state.clone()), state, database, _dir: Arc::new(dir) })
+}
+
+/// A registry process's state over `database`: opening another on the same
+/// database is a restart (on `SQLite`) or a second replica (on PostgreSQL).
+async fn open(database: &Database) -> AppState {
     let settings = Settings {
         listen: "127.0.0.1:0".parse().expect("address"),
         database: DatabaseUrl::new(database.url()),
@@ -43,7 +51,7 @@ async fn spawn_app(postgres: bool) -> Option<TestApp> {
         ..Settings::default()
     };
     let store = server::open_store(&settings).await.expect("store");
-    Some(TestApp { router: app(server::state(store, &settings).expect("state")), database, _dir: Arc::new(dir) })
+    server::state(store, &settings).expect("state")
 }
 
 impl TestApp {
@@ -483,6 +491,64 @@ async fn a_permanently_deleted_id_is_not_served_from_memory(app: TestApp) {
     assert!(body["id"].as_i64().expect("id") > id);
 }
 
+async fn every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_only_its_own(app: TestApp) {
+    // Enough schemas to train the packing dictionary.
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        let schema = record(&[("id", "string"), (&format!("field{i}"), "long")]);
+        let (status, body) =
+            app.call(Method::POST, &format!("/subjects/warm{i}/versions"), Some(json!({"schema": schema}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push((format!("warm{i}"), body["id"].as_i64().expect("id")));
+    }
+    // What a start does in the background (the one at this app's start found nothing).
+    let registry = &app.state.0.registry;
+    assert_eq!(registry.warm_schemas().await.expect("warm"), ids.len());
+    for (_, id) in &ids {
+        let held = registry.cached_schema_json(".", *id).expect("held in memory");
+        let (status, _, fresh) = app.call_with(&format!("/schemas/ids/{id}"), &[]).await;
+        assert_eq!((status, String::from_utf8_lossy(&held.body).into_owned()), (StatusCode::OK, fresh), "id {id}");
+    }
+    // A permanent delete removes its id from memory.
+    let (subject, id) = ids[4].clone();
+    for path in [format!("/subjects/{subject}"), format!("/subjects/{subject}?permanent=true")] {
+        let (status, body) = app.call(Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(registry.cached_schema_json(".", id).is_none());
+    let (status, _, _) = app.call_with(&format!("/schemas/ids/{id}"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // On PostgreSQL, a second replica warms at its start, and when it deletes
+    // permanently the first forgets that id and only that one.
+    if let Database::Postgres(_) = app.database {
+        let replica = open(&app.database).await;
+        let held = |registry: &stele_registry::service::Registry| {
+            ids.iter().filter(|(_, i)| *i != id && registry.cached_schema_json(".", *i).is_some()).count()
+        };
+        for _ in 0..200 {
+            if held(&replica.0.registry) == ids.len() - 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(held(&replica.0.registry), ids.len() - 1, "the replica holds every id after its start");
+        let (subject, id) = ids[5].clone();
+        let replica = TestApp { router: stele_registry::http::app(replica.clone()), state: replica, ..app.clone() };
+        for path in [format!("/subjects/{subject}"), format!("/subjects/{subject}?permanent=true")] {
+            let (status, body) = replica.call(Method::DELETE, &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        for _ in 0..100 {
+            if registry.cached_schema_json(".", id).is_none() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(registry.cached_schema_json(".", id).is_none(), "the first replica forgot the purged id");
+        assert_eq!(held(registry), ids.len() - 2, "and kept every other");
+    }
+}
+
 async fn a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it(app: TestApp) {
     let (_, body) =
         app.call(Method::POST, "/subjects/tagged/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
@@ -696,6 +762,7 @@ on_both_backends!(
     a_version_a_consumer_contract_references_cannot_be_permanently_deleted,
     contract_writes_obey_read_only_mode_and_subject_aliases,
     a_permanently_deleted_id_is_not_served_from_memory,
+    every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_only_its_own,
     register_then_fetch_by_id_and_version_returns_the_canonical_text,
     register_returns_409_naming_the_field_when_a_field_without_default_is_added,
     an_invalid_schema_is_42201_and_a_malformed_body_is_400,

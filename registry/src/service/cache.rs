@@ -86,6 +86,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         crate::metrics::cache_size(self.name, self.entries.len(), self.entries.weight() as usize);
     }
 
+    /// Whether its entries take most of its budget: past this, filling more
+    /// only evicts what is there.
+    pub fn nearly_full(&self) -> bool {
+        self.entries.weight() >= self.entries.capacity() / 10 * 9
+    }
+
     /// Counts a lookup answered elsewhere.
     pub fn counted(&self, hit: bool) {
         if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);

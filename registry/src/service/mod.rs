@@ -30,6 +30,7 @@ mod contracts;
 mod delete;
 mod deploy;
 mod locks;
+mod packed;
 mod read;
 mod register;
 mod webhooks;
@@ -108,7 +109,8 @@ struct IdRef<'a>(&'a str, i64);
 
 impl quick_cache::Equivalent<IdKey> for IdRef<'_> {
     fn equivalent(&self, key: &IdKey) -> bool {
-        self.0 == key.0 && self.1 == key.1
+        // The id first: it tells most keys apart without comparing text.
+        self.1 == key.1 && self.0 == key.0
     }
 }
 
@@ -120,6 +122,7 @@ struct Caches {
     reregister: Cache<ReregisterKey, (i64, i32)>,
     answers: Cache<AnswerKey, Arc<Answer>>,
     id_bodies: Cache<IdKey, read::SchemaJson>,
+    packed: Cache<IdKey, packed::Packed>,
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
 }
@@ -128,25 +131,30 @@ impl Caches {
     fn new(total: usize) -> Caches {
         let share = |percent: usize| total / 100 * percent;
         Caches {
-            id_bodies: Cache::new("schema_json", share(40), |(context, _), body| {
+            // The answers being read now, as they are sent; behind them, every
+            // answer compressed (a million schemas in about 250 MB: see `packed`).
+            id_bodies: Cache::new("schema_json", share(15), |(context, _), body| {
                 context.len() + 8 + body.body.len() + body.etag.len()
             }),
-            records: Cache::new("schema_records", share(20), |(context, _), record| {
+            packed: Cache::new("schema_json_packed", share(50), |(context, _), packed| {
+                context.len() + 8 + packed.size()
+            }),
+            records: Cache::new("schema_records", share(10), |(context, _), record| {
                 context.len() + 8 + record_bytes(record)
             }),
             // A parsed schema's footprint is not measured: a few times its canonical text
             // (its trees and descriptors take several times the text).
-            parsed: Cache::new("parsed_schemas", share(20), |(context, _), parsed| {
+            parsed: Cache::new("parsed_schemas", share(12), |(context, _), parsed| {
                 context.len() + 8 + 8 * parsed.canonical.len()
             }),
-            answers: Cache::new("answers", share(10), |_, answer| {
+            answers: Cache::new("answers", share(8), |_, answer| {
                 32 + answer.body.len() + answer.requested.len() + answer.subject.len() + 16
             }),
-            reregister: Cache::new("reregistrations", share(6), |key, _| key.subject.len() + 32 + 12),
-            configs: Cache::new("configs", share(2), |scope, config| {
+            reregister: Cache::new("reregistrations", share(3), |key, _| key.subject.len() + 32 + 12),
+            configs: Cache::new("configs", share(1), |scope, config| {
                 scope.len() + config.as_ref().map_or(0, |c| serde_json::to_string(c.as_ref()).map_or(0, |t| t.len()))
             }),
-            modes: Cache::new("modes", share(2), |scope, mode| scope.len() + mode.as_ref().map_or(0, String::len)),
+            modes: Cache::new("modes", share(1), |scope, mode| scope.len() + mode.as_ref().map_or(0, String::len)),
         }
     }
 }
@@ -169,6 +177,11 @@ pub struct Registry {
     shared_storage: bool,
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by (context, id).
     id_bodies: Cache<IdKey, read::SchemaJson>,
+    /// Behind `id_bodies`, every answer read or warmed, compressed (see `packed`).
+    packed: Cache<IdKey, packed::Packed>,
+    packer: Arc<packed::Packer>,
+    /// Whether [`Registry::warm_schemas`] is running.
+    warming: std::sync::atomic::AtomicBool,
     /// Stored configs and modes by scope, as registration reads them; cleared
     /// by every write other than a new version, here and on every replica.
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
@@ -185,7 +198,7 @@ impl Registry {
     /// A registry over `store`; `limits` bound what one request may cost
     /// (schema size, references) and what the caches may hold.
     pub fn new(store: Arc<dyn Store>, default_level: CompatibilityLevel, limits: crate::settings::Limits) -> Registry {
-        let Caches { records, parsed, reregister, answers, id_bodies, configs, modes } =
+        let Caches { records, parsed, reregister, answers, id_bodies, packed, configs, modes } =
             Caches::new(limits.cache_bytes);
         Registry {
             default_level,
@@ -197,6 +210,9 @@ impl Registry {
             shared_storage: store.changes().is_some(),
             store,
             id_bodies,
+            packed,
+            packer: Arc::new(packed::Packer::default()),
+            warming: std::sync::atomic::AtomicBool::new(false),
             configs,
             modes,
             webhooks: webhooks::Dispatcher::new(),
@@ -229,6 +245,7 @@ impl Registry {
         self.reregister.report();
         self.answers.report();
         self.id_bodies.report();
+        self.packed.report();
         self.configs.report();
         self.modes.report();
         let (in_use, idle) = self.store.pool_stats();
@@ -266,6 +283,9 @@ impl Registry {
         let keys: Vec<IdRef<'_>> = ids.iter().map(|id| IdRef(context, *id)).collect();
         self.records.forget(&keys);
         self.parsed.forget(&keys);
+        // The packed answer first: a reader that unpacks one took its ticket on
+        // `id_bodies` before, so this order refuses its fill (see `read.rs`).
+        self.packed.forget(&keys);
         self.id_bodies.forget(&keys);
     }
 
@@ -278,28 +298,39 @@ impl Registry {
         Ok(alias.unwrap_or(raw_subject).to_owned())
     }
 
-    /// Another process sharing the storage wrote (`kind` says what). A new
-    /// version changes no cached answer; anything else may: deletes can make
-    /// an id unreadable, and deletes, config and mode change what a
-    /// re-registration answers. Schema content never changes, so records are
-    /// only dropped when ids may have gone.
-    pub fn forget_cached(&self, kind: &str) {
+    /// Another process sharing the storage wrote: `notice` says what (see
+    /// `store::purge_notice`). A new version changes no cached answer by id;
+    /// deletes, config and mode change what a re-registration answers. Schema
+    /// content never changes and soft-deleted schemas stay readable by id, so
+    /// answers by id are dropped only for the ids a permanent delete names, or
+    /// all of them when the notice does not say (a lost connection may have
+    /// hidden any). Returns true when it dropped them all: the caller warms
+    /// the read path again.
+    pub fn forget_cached(&self, notice: &str) -> bool {
+        let (kind, detail) = notice.split_once(' ').unwrap_or((notice, ""));
         // A new version can change what a re-registration inheriting metadata
         // answers, and what a lookup finds (a context's subject that now exists
         // instead of the default context's).
         self.reregister.clear();
         self.answers.clear();
         if kind == "version" {
-            return;
+            return false;
         }
         self.configs.clear();
         self.modes.clear();
-        if kind != "config" && kind != "mode" {
-            // A permanent delete may have removed ids; a lost connection may have
-            // hidden one. Soft deletes keep ids readable but are cheap to be safe on.
-            self.id_bodies.clear();
-            self.records.clear();
-            self.parsed.clear();
+        match kind {
+            "config" | "mode" | "delete" => false,
+            "purge" if let Some((context, ids)) = crate::store::purged_ids(detail) => {
+                self.evict_schemas(&context, &ids);
+                false
+            }
+            _ => {
+                self.packed.clear();
+                self.id_bodies.clear();
+                self.records.clear();
+                self.parsed.clear();
+                true
+            }
         }
     }
 

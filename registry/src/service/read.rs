@@ -329,16 +329,48 @@ impl Registry {
 
     /// The serialized answer for an id already read once, without waiting on anything.
     pub fn cached_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
-        let found = self.peek_schema_json(context, id);
         // A miss is counted by the full path this request goes on to.
-        if found.is_some() {
+        if let Some(found) = self.id_bodies.peek(&super::IdRef(context, id)) {
             self.id_bodies.counted(true);
+            return Some(found);
         }
-        found
+        self.unpacked_schema_json(context, id)
     }
 
-    fn peek_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
-        self.id_bodies.peek(&super::IdRef(context, id))
+    /// The answer for an id from the packed tier, moved in front of it.
+    fn unpacked_schema_json(&self, context: &str, id: i64) -> Option<SchemaJson> {
+        // The ticket comes before the read of `packed`: an invalidation forgets
+        // the packed entry before the plain one, so a fill from an entry it
+        // removed is refused (see `Registry::evict_schemas`).
+        let ticket = self.id_bodies.ticket();
+        let packed = self.packed.peek(&super::IdRef(context, id))?;
+        let body = self.packer.unpack(&packed)?;
+        self.packed.counted(true);
+        let json = SchemaJson::with_hash(bytes::Bytes::from(body), packed.etag);
+        if self.promote() {
+            self.id_bodies.fill(ticket, (context.to_owned(), id), json.clone());
+        }
+        Some(json)
+    }
+
+    /// Whether an answer just unpacked moves to the front tier. Always while
+    /// that tier has room; once full, one in [`PROMOTE_ONE_IN`]: an id read
+    /// often gets there within a few reads, while reads spread over a million
+    /// ids (each one evicting another) cost a fraction of what they would.
+    fn promote(&self) -> bool {
+        /// When the front tier is full, promote one unpacked answer in this many.
+        const PROMOTE_ONE_IN: u32 = 16;
+        thread_local! {
+            static UNPACKED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        if !self.id_bodies.nearly_full() {
+            return true;
+        }
+        UNPACKED.with(|count| {
+            let next = count.get().wrapping_add(1);
+            count.set(next);
+            next % PROMOTE_ONE_IN == 0
+        })
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
@@ -352,19 +384,81 @@ impl Registry {
         let context = subject.map_or(std::borrow::Cow::Borrowed(DEFAULT_CONTEXT), |s| {
             std::borrow::Cow::Owned(Subject::parse(s).context)
         });
-        let cached = self.peek_schema_json(&context, id);
+        let cached = self.id_bodies.peek(&super::IdRef(&context, id));
         self.id_bodies.counted(cached.is_some());
         if let Some(body) = cached {
             return Ok(body);
         }
+        if let Some(body) = self.unpacked_schema_json(&context, id) {
+            return Ok(body);
+        }
+        self.packed.counted(false);
         let ticket = self.id_bodies.ticket();
+        let packed_ticket = self.packed.ticket();
         let record = self.schema_by_id(id, subject).await?;
-        let view = SchemaView::of_record(&record, record.schema.clone());
-        let body = SchemaJson::new(bytes::Bytes::from(
-            serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?,
-        ));
+        let body = SchemaJson::of(&record)?;
+        if let Some(packed) = self.packer.pack(&body.body, body.hash) {
+            self.packed.fill(packed_ticket, (context.to_string(), id), packed);
+        }
         self.id_bodies.fill(ticket, (context.into_owned(), id), body.clone());
         Ok(body)
+    }
+
+    /// Reads every stored schema once, a page at a time, and keeps its
+    /// `GET /schemas/ids/{id}` answer packed, until the packed tier is nearly
+    /// full: after a start, consumers' first reads are answered from memory.
+    /// The first page also trains the packing dictionary. Returns how many
+    /// answers it packed; does nothing while another warm-up runs.
+    pub async fn warm_schemas(&self) -> Result<usize> {
+        use std::sync::atomic::Ordering;
+        /// Pages as large as the dictionary's samples, so the first page trains it.
+        const PAGE: usize = super::packed::SAMPLES;
+        struct Running<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        if self.warming.swap(true, Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let _running = Running(&self.warming);
+        let mut after: Option<(String, i64)> = None;
+        let mut warmed = 0;
+        while !self.packed.nearly_full() {
+            let ticket = self.packed.ticket();
+            let page = self.store.schemas_after(after.as_ref().map(|(c, i)| (c.as_str(), *i)), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.context.clone(), last.id));
+            let exhausted = page.len() < PAGE;
+            let packer = Arc::clone(&self.packer);
+            // Serializing and packing a page takes milliseconds: off the async workers.
+            let packed = tokio::task::spawn_blocking(move || {
+                let bodies: Vec<(super::IdKey, SchemaJson)> = page
+                    .into_iter()
+                    .filter_map(|record| Some(((record.context.clone(), record.id), SchemaJson::of(&record).ok()?)))
+                    .collect();
+                let samples: Vec<&[u8]> = bodies.iter().map(|(_, json)| json.body.as_ref()).collect();
+                packer.train(&samples);
+                bodies
+                    .into_iter()
+                    .filter_map(|(key, json)| Some((key, packer.pack(&json.body, json.hash)?)))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| RegistryError::Internal(format!("warming the read path failed: {e}")))?;
+            for (key, packed) in packed {
+                // Refused once a delete invalidated the tier since the page was
+                // read: those ids are read from storage when asked for.
+                if self.packed.fill(ticket, key, packed) {
+                    warmed += 1;
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(warmed)
     }
 
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
@@ -495,11 +589,31 @@ pub struct SchemaJson {
     pub body: bytes::Bytes,
     /// A strong `ETag` value, quotes included.
     pub etag: bytes::Bytes,
+    /// The hash the `ETag` spells.
+    hash: u64,
 }
 
 impl SchemaJson {
     fn new(body: bytes::Bytes) -> SchemaJson {
-        let etag = bytes::Bytes::from(format!("\"{:016x}\"", crate::hash::fnv1a64(&body)));
-        SchemaJson { body, etag }
+        let hash = crate::hash::fnv1a64(&body);
+        SchemaJson::with_hash(body, hash)
+    }
+
+    fn with_hash(body: bytes::Bytes, hash: u64) -> SchemaJson {
+        // `"` + 16 hex digits + `"`, spelled without the formatting machinery:
+        // answers unpacked from memory build one per request.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut etag = [b'"'; 18];
+        for (i, digit) in etag[1..17].iter_mut().enumerate() {
+            *digit = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        SchemaJson { body, etag: bytes::Bytes::copy_from_slice(&etag), hash }
+    }
+
+    /// A schema's `GET /schemas/ids/{id}` answer in its default form.
+    fn of(record: &SchemaRecord) -> Result<SchemaJson> {
+        let view = SchemaView::of_record(record, record.schema.clone());
+        let body = serde_json::to_vec(&view).map_err(|e| RegistryError::Internal(e.to_string()))?;
+        Ok(SchemaJson::new(bytes::Bytes::from(body)))
     }
 }

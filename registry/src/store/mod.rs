@@ -117,6 +117,28 @@ pub enum DeleteOutcome {
     Referenced(MissingReference),
 }
 
+/// The change notice of a permanent delete that may have removed `ids` of
+/// `context`: `purge {"context":…,"ids":[…]}`, so other replicas forget those
+/// ids alone; plain `purge` (forget every id) when the list would not fit in a
+/// PostgreSQL notification.
+pub fn purge_notice(context: &str, ids: &[i64]) -> String {
+    /// PostgreSQL refuses payloads of 8,000 bytes; the timestamp follows.
+    const MAX: usize = 7_000;
+    let notice = format!("purge {}", serde_json::json!({ "context": context, "ids": ids }));
+    if notice.len() <= MAX { notice } else { "purge".to_owned() }
+}
+
+/// The ids a `purge` notice names (see [`purge_notice`]), if it names them.
+pub fn purged_ids(detail: &str) -> Option<(String, Vec<i64>)> {
+    #[derive(serde::Deserialize)]
+    struct Purged {
+        context: String,
+        ids: Vec<i64>,
+    }
+    let purged: Purged = serde_json::from_str(detail).ok()?;
+    Some((purged.context, purged.ids))
+}
+
 /// A consumer's contract on a subject: the schema it reads with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -255,6 +277,9 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     ) -> Result<DeleteOutcome>;
 
     async fn schema_get(&self, context: &str, id: i64) -> Result<Option<SchemaRecord>>;
+    /// Up to `limit` schemas after `after` (context, id), in that order: the
+    /// read path's warm-up reads every schema in pages of these.
+    async fn schemas_after(&self, after: Option<(&str, i64)>, limit: usize) -> Result<Vec<SchemaRecord>>;
     /// The highest id ever given out in a context.
     async fn schema_max_id(&self, context: &str) -> Result<i64>;
 

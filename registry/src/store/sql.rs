@@ -599,7 +599,7 @@ macro_rules! sql_store {
                 // A schema no version uses any more is gone (its references go with
                 // it): the same text registered later gets a new id, since the
                 // counter never hands an old one out again.
-                for id in schema_ids {
+                for id in &schema_ids {
                     sqlx::query(
                         "DELETE FROM schemas WHERE context = $1 AND id = $2 \
                          AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.context = $1 AND v.schema_id = $2)",
@@ -613,7 +613,7 @@ macro_rules! sql_store {
                     sqlx::query("DELETE FROM configs WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM modes WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
                 }
-                notify(&mut tx, "purge").await?;
+                notify(&mut tx, &$crate::store::purge_notice(&subject.context, &schema_ids)).await?;
                 tx.commit().await?;
                 Ok(DeleteOutcome::Deleted)
             }
@@ -628,6 +628,22 @@ macro_rules! sql_store {
                 .fetch_optional(&mut *self.acquire().await?)
                 .await?;
                 row.map(TryInto::try_into).transpose()
+            }
+
+            #[tracing::instrument(name = "store.schemas_after", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn schemas_after(&self, after: Option<(&str, i64)>, limit: usize) -> Result<Vec<SchemaRecord>> {
+                // Every context sorts after or with "", and every id after i64::MIN:
+                // the primary key's order, read along its index.
+                let (context, id) = after.unwrap_or(("", i64::MIN));
+                let rows: Vec<SchemaRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {SCHEMA_COLUMNS} FROM schemas WHERE (context, id) > ($1, $2) ORDER BY context, id LIMIT $3"
+                )))
+                .bind(context)
+                .bind(id)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&mut *self.acquire().await?)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             #[tracing::instrument(name = "store.schema_max_id", skip_all, fields(db.system = DB_SYSTEM))]
