@@ -187,14 +187,22 @@ macro_rules! sql_store {
             // statement that waited for a row lock still reads everything but that
             // row as of when it started, so the reads come in the next statement.
             // `SQLite`'s one writer needs no lock: one statement in the common case.
-            async fn lock(tx: &mut Tx, context: &str) -> Result<()> {
-                if !FOR_UPDATE.is_empty() {
-                    sqlx::query(AssertSqlSafe(format!("SELECT max_id FROM id_counters WHERE context = $1{FOR_UPDATE}")))
-                        .bind(context)
-                        .execute(&mut **tx)
-                        .await?;
+            //
+            // Whether a row was locked: when the context's counter does not exist
+            // yet, nothing is, and the counter must be made and locked before any
+            // read (another transaction may create it in between; reading then
+            // without its lock would race a third that holds it).
+            async fn lock(tx: &mut Tx, context: &str) -> Result<bool> {
+                if FOR_UPDATE.is_empty() {
+                    return Ok(true);
                 }
-                Ok(())
+                let locked: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT max_id FROM id_counters WHERE context = $1{FOR_UPDATE}"
+                )))
+                .bind(context)
+                .fetch_optional(&mut **tx)
+                .await?;
+                Ok(locked.is_some())
             }
             let read = || {
                 sqlx::query_as::<_, (i64, Option<i64>, Option<i32>, Option<i64>, Option<String>)>(
@@ -208,8 +216,7 @@ macro_rules! sql_store {
                 .bind(subject)
                 .bind(fingerprint)
             };
-            lock(tx, context).await?;
-            let found = read().fetch_optional(&mut **tx).await?;
+            let found = if lock(tx, context).await? { read().fetch_optional(&mut **tx).await? } else { None };
             let (stored, max_id, max_version, existing, existing_type) = match found {
                 Some(found) => found,
                 None => {
@@ -221,7 +228,9 @@ macro_rules! sql_store {
                         .bind(context)
                         .execute(&mut **tx)
                         .await?;
-                    lock(tx, context).await?;
+                    if !lock(tx, context).await? {
+                        return Err(RegistryError::Internal(format!("the id counter of context {context} is missing")));
+                    }
                     read().fetch_one(&mut **tx).await?
                 }
             };
