@@ -324,6 +324,48 @@ async fn the_schema_listing_honours_offset_limit_and_latest_only(app: TestApp) {
     assert_eq!(listed(&body), Vec::<String>::new(), "{body}");
 }
 
+async fn the_subject_listing_pages_through_every_subject_with_offset_and_limit(app: TestApp) {
+    // More subjects than one page of the store's listing (1,000), registered
+    // concurrently in shuffled order; one is soft-deleted.
+    app.call(Method::PUT, "/config", Some(json!({"compatibility": "NONE"}))).await;
+    let schema = record(&[("id", "string")]);
+    let mut order: Vec<usize> = (0..1005).collect();
+    order.sort_by_key(|n| (n * 7919) % 1005);
+    let mut writers = tokio::task::JoinSet::new();
+    for chunk in order.chunks(126) {
+        let (app, chunk, schema) = (app.clone(), chunk.to_vec(), schema.clone());
+        writers.spawn(async move {
+            for n in chunk {
+                let (status, body) = app
+                    .call(Method::POST, &format!("/subjects/p{n:04}/versions"), Some(json!({"schema": schema})))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.expect("writer");
+    }
+    let (status, body) = app.call(Method::DELETE, "/subjects/p0999", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names = |body: Value| -> Vec<String> {
+        body.as_array().expect("a list").iter().map(|s| s.as_str().expect("a name").to_owned()).collect()
+    };
+    let (_, body) = app.call(Method::GET, "/subjects", None).await;
+    let expected: Vec<String> = (0..1005).filter(|n| *n != 999).map(|n| format!("p{n:04}")).collect();
+    assert_eq!(names(body), expected);
+    let (_, body) = app.call(Method::GET, "/subjects?offset=997&limit=4", None).await;
+    assert_eq!(names(body), ["p0997", "p0998", "p1000", "p1001"], "across the page boundary, the deleted one skipped");
+    let (_, body) = app.call(Method::GET, "/subjects?deleted=true&offset=998&limit=3", None).await;
+    assert_eq!(names(body), ["p0998", "p0999", "p1000"]);
+    let (_, body) = app.call(Method::GET, "/subjects?deletedOnly=true", None).await;
+    assert_eq!(names(body), ["p0999"]);
+    let (_, body) = app.call(Method::GET, "/subjects?subjectPrefix=p100&offset=2", None).await;
+    assert_eq!(names(body), ["p1002", "p1003", "p1004"]);
+    let (_, body) = app.call(Method::GET, "/subjects?offset=2000", None).await;
+    assert_eq!(names(body), Vec::<String>::new());
+}
+
 async fn the_lenient_json_policy_accepts_an_optional_property_on_an_open_model(app: TestApp) {
     let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}}}).to_string();
     let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}}).to_string();
@@ -752,6 +794,7 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 
 on_both_backends!(
     the_schema_listing_honours_offset_limit_and_latest_only,
+    the_subject_listing_pages_through_every_subject_with_offset_and_limit,
     registrations_committed_together_keep_their_own_outcomes,
     a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_own,
     a_lookup_answered_from_memory_follows_deletes_and_new_versions,

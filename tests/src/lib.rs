@@ -158,6 +158,15 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        // A failing test shows what the server said went wrong (its errors and
+        // warnings), which a 500 in the test's own message does not.
+        if std::thread::panicking() {
+            // The reader thread drains what the killed process wrote last.
+            std::thread::sleep(Duration::from_millis(100));
+            for line in self.logs().iter().filter(|l| l.contains(" ERROR ") || l.contains(" WARN ")).take(20) {
+                eprintln!("[stele {}] {line}", self.addr);
+            }
+        }
     }
 }
 

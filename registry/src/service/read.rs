@@ -146,14 +146,6 @@ fn matches_prefix(qualified: &str, prefix: &str) -> bool {
     subject.is_default_context() && subject.name.starts_with(prefix)
 }
 
-fn page<T>(items: Vec<T>, offset: usize, limit: Option<usize>) -> Vec<T> {
-    let items = items.into_iter().skip(offset);
-    match limit {
-        Some(limit) => items.take(limit).collect(),
-        None => items.collect(),
-    }
-}
-
 impl Registry {
     /// The schema text in the requested format.
     async fn render(&self, record: &SchemaRecord, format: SchemaFormat) -> Result<String> {
@@ -229,17 +221,35 @@ impl Registry {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
-        // One row per subject (not per version), counted by the database.
-        let mut names: Vec<String> = self
-            .store
-            .subjects_all()
-            .await?
-            .into_iter()
-            .filter(|(name, live)| matches_prefix(name, prefix) && filter.keeps(*live == 0))
-            .map(|(name, _)| name)
-            .collect();
-        names.sort_by(|a, b| java_cmp(a, b));
-        Ok(page(names, offset, limit))
+        // One row per subject (not per version), counted by the database, a
+        // page at a time: the listing holds only what it answers.
+        const PAGE: usize = 1000;
+        let mut names = Vec::new();
+        let mut skipped = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.store.subjects_after(after.as_deref(), PAGE).await?;
+            let Some((last, _)) = rows.last() else { break };
+            after = Some(last.clone());
+            let exhausted = rows.len() < PAGE;
+            for (name, live) in rows {
+                if !(matches_prefix(&name, prefix) && filter.keeps(live == 0)) {
+                    continue;
+                }
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
+                names.push(name);
+                if limit.is_some_and(|limit| names.len() >= limit) {
+                    return Ok(names);
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(names)
     }
 
     /// The subjects that alias each subject (config `alias`), by the aliased

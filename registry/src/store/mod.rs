@@ -249,8 +249,10 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     async fn version_live(&self, subject: &str, version: i32) -> Result<bool>;
     /// Every version of every subject, ascending by subject then version.
     async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
-    /// Every subject with versions, and how many of them are live.
-    async fn subjects_all(&self) -> Result<Vec<(String, i64)>>;
+    /// Up to `limit` subjects with versions after `after`, ordered by their
+    /// bytes, each with how many of its versions are live: the subject
+    /// listing reads them a page at a time.
+    async fn subjects_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, i64)>>;
     /// Up to `limit` versions after `after` (subject, version), ordered by the
     /// subject's bytes then version: a listing reads every version in pages of
     /// these instead of all at once.

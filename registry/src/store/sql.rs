@@ -503,11 +503,18 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            #[tracing::instrument(name = "store.subjects_all", skip_all, fields(db.system = DB_SYSTEM))]
-            async fn subjects_all(&self) -> Result<Vec<(String, i64)>> {
-                Ok(sqlx::query_as("SELECT subject, COUNT(*) FILTER (WHERE NOT deleted) FROM versions GROUP BY subject")
-                    .fetch_all(&mut *self.acquire().await?)
-                    .await?)
+            #[tracing::instrument(name = "store.subjects_after", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn subjects_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, i64)>> {
+                // Grouped along the (subject, version) index in its order, so a
+                // page reads only its own subjects' versions.
+                Ok(sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT subject{BYTE_ORDER} AS name, COUNT(*) FILTER (WHERE NOT deleted) FROM versions \
+                     WHERE subject{BYTE_ORDER} > $1 GROUP BY 1 ORDER BY 1 LIMIT $2"
+                )))
+                .bind(after.unwrap_or(""))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&mut *self.acquire().await?)
+                .await?)
             }
 
             #[tracing::instrument(name = "store.versions_after", skip_all, fields(db.system = DB_SYSTEM))]
