@@ -615,19 +615,30 @@ async fn off_workers<T: Send + 'static>(bytes: usize, work: impl FnOnce() -> T +
 
 /// Runs one attempt of a write until it settles. An attempt answers `None`
 /// when the store found that another writer (another replica) changed what
-/// the attempt read; it then starts over from a fresh read, after a short
-/// pause once it has lost a few times in a row.
+/// the attempt read; it then starts over from a fresh read, after a pause
+/// once it has lost a few times in a row. The pause grows with each loss and
+/// is jittered, so a replica whose writers keep losing to a busy one's queue
+/// gets in; it gives up (500) only after [`SETTLE_WITHIN`] of losing.
 async fn until_settled<T, F, Fut>(what: impl std::fmt::Display, mut attempt: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
-    for round in 0..32_u64 {
+    /// How long a write keeps retrying against other writers.
+    const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    for round in 0_u64.. {
         if let Some(done) = attempt().await? {
             return Ok(done);
         }
+        if started.elapsed() > SETTLE_WITHIN {
+            break;
+        }
         if round >= 2 {
-            tokio::time::sleep(std::time::Duration::from_millis(round)).await;
+            // std's per-process random hash keys, as a source of jitter.
+            let jitter = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), round)
+                % (round.min(20) + 1);
+            tokio::time::sleep(std::time::Duration::from_millis(round.min(50) + jitter)).await;
         }
     }
     Err(RegistryError::Internal(format!("{what} kept conflicting with other writers")))
