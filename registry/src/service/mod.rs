@@ -122,7 +122,7 @@ struct Caches {
     reregister: Cache<ReregisterKey, (i64, i32)>,
     answers: Cache<AnswerKey, Arc<Answer>>,
     id_bodies: Cache<IdKey, read::SchemaJson>,
-    packed: Cache<IdKey, packed::Packed>,
+    packed: Cache<packed::PackedKey, packed::Packed>,
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
 }
@@ -136,9 +136,7 @@ impl Caches {
             id_bodies: Cache::new("schema_json", share(15), |(context, _), body| {
                 context.len() + 8 + body.body.len() + body.etag.len()
             }),
-            packed: Cache::new("schema_json_packed", share(50), |(context, _), packed| {
-                context.len() + 8 + packed.size()
-            }),
+            packed: Cache::new("schema_json_packed", share(50), |_, packed| 12 + packed.size()),
             records: Cache::new("schema_records", share(10), |(context, _), record| {
                 context.len() + 8 + record_bytes(record)
             }),
@@ -178,8 +176,9 @@ pub struct Registry {
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by (context, id).
     id_bodies: Cache<IdKey, read::SchemaJson>,
     /// Behind `id_bodies`, every answer read or warmed, compressed (see `packed`).
-    packed: Cache<IdKey, packed::Packed>,
+    packed: Cache<packed::PackedKey, packed::Packed>,
     packer: Arc<packed::Packer>,
+    context_numbers: packed::ContextNumbers,
     /// Whether [`Registry::warm_schemas`] is running.
     warming: std::sync::atomic::AtomicBool,
     /// Stored configs and modes by scope, as registration reads them; cleared
@@ -212,6 +211,7 @@ impl Registry {
             id_bodies,
             packed,
             packer: Arc::new(packed::Packer::default()),
+            context_numbers: packed::ContextNumbers::default(),
             warming: std::sync::atomic::AtomicBool::new(false),
             configs,
             modes,
@@ -285,7 +285,10 @@ impl Registry {
         self.parsed.forget(&keys);
         // The packed answer first: a reader that unpacks one took its ticket on
         // `id_bodies` before, so this order refuses its fill (see `read.rs`).
-        self.packed.forget(&keys);
+        // Forgotten even when the context has no number: the generation moves.
+        let number = self.context_numbers.get(context);
+        let packed: Vec<packed::PackedKey> = number.map_or_else(Vec::new, |n| ids.iter().map(|id| (n, *id)).collect());
+        self.packed.forget(&packed);
         self.id_bodies.forget(&keys);
     }
 

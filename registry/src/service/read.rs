@@ -353,7 +353,7 @@ impl Registry {
         // the packed entry before the plain one, so a fill from an entry it
         // removed is refused (see `Registry::evict_schemas`).
         let ticket = self.id_bodies.ticket();
-        let packed = self.packed.peek(&super::IdRef(context, id))?;
+        let packed = self.packed.peek(&(self.context_numbers.get(context)?, id))?;
         let body = self.packer.unpack(&packed)?;
         self.packed.counted(true);
         let json = SchemaJson::with_hash(bytes::Bytes::from(body), packed.etag);
@@ -408,7 +408,7 @@ impl Registry {
         let record = self.schema_by_id(id, subject).await?;
         let body = SchemaJson::of(&record)?;
         if let Some(packed) = self.packer.pack(&body.body, body.hash) {
-            self.packed.fill(packed_ticket, (context.to_string(), id), packed);
+            self.packed.fill(packed_ticket, (self.context_numbers.get_or_add(&context), id), packed);
         }
         self.id_bodies.fill(ticket, (context.into_owned(), id), body.clone());
         Ok(body)
@@ -457,10 +457,10 @@ impl Registry {
             })
             .await
             .map_err(|e| RegistryError::Internal(format!("warming the read path failed: {e}")))?;
-            for (key, packed) in packed {
+            for ((context, id), packed) in packed {
                 // Refused once a delete invalidated the tier since the page was
                 // read: those ids are read from storage when asked for.
-                if self.packed.fill(ticket, key, packed) {
+                if self.packed.fill(ticket, (self.context_numbers.get_or_add(&context), id), packed) {
                     warmed += 1;
                 }
             }
