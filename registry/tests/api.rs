@@ -322,6 +322,21 @@ async fn the_schema_listing_honours_offset_limit_and_latest_only(app: TestApp) {
     assert_eq!(listed(&body), ["b/3"], "{body}");
     let (_, body) = app.call(Method::GET, "/schemas?offset=8", None).await;
     assert_eq!(listed(&body), Vec::<String>::new(), "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?deleted=true&offset=3&limit=3", None).await;
+    assert_eq!(listed(&body), ["b/1", "b/2", "b/3"], "{body}");
+    // Another context's versions are listed only when the prefix names them.
+    let schema = record(&[("x", "string")]);
+    let (status, body) = app.call(Method::POST, "/subjects/:.ctx:a/versions", Some(json!({"schema": schema}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?offset=7", None).await;
+    assert_eq!(listed(&body), ["c/3"], "{body}");
+    let (_, body) = app.call(Method::GET, "/schemas?subjectPrefix=:*:&limit=2", None).await;
+    assert_eq!(listed(&body), [":.ctx:a/1", "a/1"], "{body}");
+    // The invariant checker reads ids in the default context only.
+    for path in ["/subjects/:.ctx:a", "/subjects/:.ctx:a?permanent=true"] {
+        let (status, body) = app.call(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }
 
 async fn the_subject_listing_pages_through_every_subject_with_offset_and_limit(app: TestApp) {

@@ -274,8 +274,15 @@ impl Registry {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<SchemaView>> {
-        // Every version in subject order, keeping only the page asked for:
-        // memory is bounded by `limit`, however many versions are stored.
+        // The default listing (the default context's versions, deleted ones
+        // or not, perhaps only the latest): the database skips the offset.
+        if prefix.is_empty() && !filter.deleted_only {
+            let versions =
+                self.store.versions_page(DEFAULT_CONTEXT, filter.deleted, latest_only, offset, limit).await?;
+            return self.views_of(versions).await;
+        }
+        // Otherwise every version in subject order, keeping only the page asked
+        // for: memory is bounded by `limit`, however many versions are stored.
         let mut wanted: Vec<VersionRecord> = Vec::new();
         let mut skipped = 0;
         // With `latest_only`, a subject's last kept version waits here until
@@ -307,8 +314,13 @@ impl Registry {
         if let Some(previous) = pending.take() {
             keep(previous, &mut wanted);
         }
-        let mut views = Vec::with_capacity(wanted.len());
-        for version in wanted {
+        self.views_of(wanted).await
+    }
+
+    /// A listing's entries: each version with its schema.
+    async fn views_of(&self, versions: Vec<VersionRecord>) -> Result<Vec<SchemaView>> {
+        let mut views = Vec::with_capacity(versions.len());
+        for version in versions {
             let record = self.record_of(&version).await?;
             views.push(SchemaView::of_version(&version, &record, record.schema.clone()));
         }

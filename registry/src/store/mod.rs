@@ -257,6 +257,18 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     /// subject's bytes then version: a listing reads every version in pages of
     /// these instead of all at once.
     async fn versions_after(&self, after: Option<(&str, i32)>, limit: usize) -> Result<Vec<VersionRecord>>;
+    /// The versions of one context's subjects, soft-deleted ones too when
+    /// `include_deleted`, only each subject's latest of those when
+    /// `latest_only`, in the order of [`Store::versions_after`]: `limit` of
+    /// them after skipping `offset`, which the database skips.
+    async fn versions_page(
+        &self,
+        context: &str,
+        include_deleted: bool,
+        latest_only: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<VersionRecord>>;
     /// The subject versions that use a schema id.
     async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>>;
     /// The subject versions whose schema references `subject` at `version`.

@@ -534,6 +534,33 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
+            #[tracing::instrument(name = "store.versions_page", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn versions_page(
+                &self,
+                context: &str,
+                include_deleted: bool,
+                latest_only: bool,
+                offset: usize,
+                limit: usize,
+            ) -> Result<Vec<VersionRecord>> {
+                // The latest kept version of its subject, found along the
+                // (subject, version) index.
+                let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions v WHERE context = $1 AND (NOT deleted OR $2) \
+                     AND (NOT $5 OR version = (SELECT MAX(w.version) FROM versions w \
+                                               WHERE w.subject = v.subject AND (NOT w.deleted OR $2))) \
+                     ORDER BY subject{BYTE_ORDER}, version LIMIT $3 OFFSET $4"
+                )))
+                .bind(context)
+                .bind(include_deleted)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+                .bind(latest_only)
+                .fetch_all(&mut *self.acquire().await?)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
             #[tracing::instrument(name = "store.versions_by_schema", skip_all, fields(db.system = DB_SYSTEM))]
             async fn versions_by_schema(&self, context: &str, id: i64) -> Result<Vec<VersionRecord>> {
                 let rows: Vec<VersionRow> = sqlx::query_as(AssertSqlSafe(format!(
