@@ -179,8 +179,9 @@ pub struct Registry {
     packed: Cache<packed::PackedKey, packed::Packed>,
     packer: Arc<packed::Packer>,
     context_numbers: packed::ContextNumbers,
-    /// Whether [`Registry::warm_schemas`] is running.
-    warming: std::sync::atomic::AtomicBool,
+    /// Held by the running [`Registry::warm_schemas`]; whether another waits for it.
+    warm_lock: tokio::sync::Mutex<()>,
+    warm_queued: std::sync::atomic::AtomicBool,
     /// Stored configs and modes by scope, as registration reads them; cleared
     /// by every write other than a new version, here and on every replica.
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
@@ -212,7 +213,8 @@ impl Registry {
             packed,
             packer: Arc::new(packed::Packer::default()),
             context_numbers: packed::ContextNumbers::default(),
-            warming: std::sync::atomic::AtomicBool::new(false),
+            warm_lock: tokio::sync::Mutex::new(()),
+            warm_queued: std::sync::atomic::AtomicBool::new(false),
             configs,
             modes,
             webhooks: webhooks::Dispatcher::new(),

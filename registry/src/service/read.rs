@@ -222,7 +222,9 @@ impl Registry {
         limit: Option<usize>,
     ) -> Result<Vec<String>> {
         // One row per subject (not per version), counted by the database, a
-        // page at a time: the listing holds only what it answers.
+        // page at a time: the listing holds only what it answers. Pages come in
+        // byte order, which is Java's (Confluent's) order but between
+        // characters above U+FFFF and those from U+E000 to U+FFFF.
         const PAGE: usize = 1000;
         let mut names = Vec::new();
         let mut skipped = 0;
@@ -430,21 +432,22 @@ impl Registry {
     /// `GET /schemas/ids/{id}` answer packed, until the packed tier is nearly
     /// full: after a start, consumers' first reads are answered from memory.
     /// The first page also trains the packing dictionary. Returns how many
-    /// answers it packed; does nothing while another warm-up runs.
+    /// answers it packed.
+    ///
+    /// One warm-up runs at a time. A warm-up asked for while one runs (after
+    /// a replica dropped every answer, say) waits and then reads everything
+    /// again, since the running one may already have passed what was dropped;
+    /// further ones asked for meanwhile return 0 at once, as that waiting one
+    /// starts after them and covers them.
     pub async fn warm_schemas(&self) -> Result<usize> {
         use std::sync::atomic::Ordering;
         /// Pages as large as the dictionary's samples, so the first page trains it.
         const PAGE: usize = super::packed::SAMPLES;
-        struct Running<'a>(&'a std::sync::atomic::AtomicBool);
-        impl Drop for Running<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::SeqCst);
-            }
-        }
-        if self.warming.swap(true, Ordering::SeqCst) {
+        if self.warm_queued.swap(true, Ordering::SeqCst) {
             return Ok(0);
         }
-        let _running = Running(&self.warming);
+        let _running = self.warm_lock.lock().await;
+        self.warm_queued.store(false, Ordering::SeqCst);
         let mut after: Option<(String, i64)> = None;
         let mut warmed = 0;
         while !self.packed.nearly_full() {
