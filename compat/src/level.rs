@@ -106,6 +106,10 @@ pub struct VersionFailure {
     /// Index into the `previous` slice given to [`check_level`].
     pub index: usize,
     pub problems: Vec<Incompatibility>,
+    /// Whether some of `problems` are backward ones: the new schema cannot
+    /// read data written with this version. Confluent names the version in
+    /// a FULL report only then.
+    pub backward: bool,
 }
 
 /// Every incompatibility of `new` with one pair of schemas.
@@ -121,20 +125,46 @@ pub fn check_pair_with(
     old: &ParsedSchema,
     options: &CheckOptions,
 ) -> Vec<Incompatibility> {
-    let mut problems = Vec::new();
-    if new.schema_type != old.schema_type {
-        if level != CompatibilityLevel::None {
-            problems.push(crate::schema::different_type());
-        }
-        return problems;
-    }
-    if level.checks_forward() {
-        problems.extend(ParsedSchema::read_problems_with(old, new, Role::Old, options));
-    }
-    if level.checks_backward() {
-        problems.extend(ParsedSchema::read_problems_with(new, old, Role::New, options));
-    }
+    let (mut problems, backward) = check_directions(level, new, old, options);
+    problems.extend(backward);
     problems
+}
+
+/// [`check_pair_with`] with the two directions apart: the forward problems
+/// (an old schema cannot read the new one's data), then the backward ones (the
+/// new schema cannot read the old one's). A change of schema type is forward.
+pub fn check_directions(
+    level: CompatibilityLevel,
+    new: &ParsedSchema,
+    old: &ParsedSchema,
+    options: &CheckOptions,
+) -> (Vec<Incompatibility>, Vec<Incompatibility>) {
+    if new.schema_type != old.schema_type {
+        let problems =
+            if level == CompatibilityLevel::None { Vec::new() } else { vec![crate::schema::different_type()] };
+        return (problems, Vec::new());
+    }
+    let forward = if level.checks_forward() {
+        ParsedSchema::read_problems_with(old, new, Role::Old, options)
+    } else {
+        Vec::new()
+    };
+    let backward = if level.checks_backward() {
+        ParsedSchema::read_problems_with(new, old, Role::New, options)
+    } else {
+        Vec::new()
+    };
+    (forward, backward)
+}
+
+impl VersionFailure {
+    /// The failure of `previous[index]`, from its problems in both directions;
+    /// `None` when there are none.
+    pub fn of(index: usize, (mut problems, backward): (Vec<Incompatibility>, Vec<Incompatibility>)) -> Option<Self> {
+        let has_backward = !backward.is_empty();
+        problems.extend(backward);
+        (!problems.is_empty()).then_some(VersionFailure { index, problems, backward: has_backward })
+    }
 }
 
 /// The indexes into a history of `len` versions (oldest first) that `level`
@@ -170,9 +200,8 @@ pub fn check_level_with(
     options: &CheckOptions,
 ) -> Option<VersionFailure> {
     for index in compared_versions(level, previous.len()) {
-        let problems = check_pair_with(level, new, previous[index], options);
-        if !problems.is_empty() {
-            return Some(VersionFailure { index, problems });
+        if let Some(failure) = VersionFailure::of(index, check_directions(level, new, previous[index], options)) {
+            return Some(failure);
         }
     }
     None

@@ -368,11 +368,16 @@ pub fn prove_version(
     index: usize,
     options: &ProofOptions,
 ) -> Option<VersionFailure> {
+    let mut backward = false;
     let problems: Vec<Incompatibility> = prove_pair(level, new, previous[index], options)
         .into_iter()
-        .filter_map(|(direction, proof)| proof.counter_example().map(|example| example.finding(direction)))
+        .filter_map(|(direction, proof)| {
+            let example = proof.counter_example()?;
+            backward |= direction == Direction::OldToNew;
+            Some(example.finding(direction))
+        })
         .collect();
-    (!problems.is_empty()).then_some(VersionFailure { index, problems })
+    (!problems.is_empty()).then_some(VersionFailure { index, problems, backward })
 }
 
 impl CounterExample {

@@ -57,6 +57,28 @@ table! {
 }
 
 #[test]
+fn a_full_failure_says_whether_the_new_schema_cannot_read_the_old_one() {
+    let name = json!([{"name": "name", "type": "string"}]);
+    let with_age = json!([{"name": "name", "type": "string"}, {"name": "age", "type": "int"}]);
+    let as_int = json!([{"name": "name", "type": "int"}]);
+    let full = CompatibilityLevel::Full;
+    // Dropping a field without a default: only the old schema cannot read the new data.
+    let dropped = check_level(full, &avro(&record(name.clone())), &[&avro(&record(with_age.clone()))]);
+    let dropped = dropped.expect("dropping a required field is not FULL compatible");
+    assert_eq!((dropped.index, dropped.backward), (0, false));
+    // Adding one: the new schema cannot read the old data.
+    let added = check_level(full, &avro(&record(with_age)), &[&avro(&record(name.clone()))]);
+    assert!(added.expect("adding a required field is not FULL compatible").backward);
+    // A changed type fails both ways, forward problems first.
+    let changed = check_level(full, &avro(&record(as_int)), &[&avro(&record(name))]).expect("string to int");
+    assert!(changed.backward);
+    let messages: Vec<&str> = changed.problems.iter().map(|p| p.confluent_message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("in the old schema does not match with the new schema"), "{messages:?}");
+    assert!(messages[1].contains("in the new schema does not match with the old schema"), "{messages:?}");
+}
+
+#[test]
 fn recursive_types_terminate_and_compare() {
     let list = |extra: Value| {
         json!({"type": "record", "name": "Node", "fields": [

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use stele_compat::CheckOptions;
-use stele_compat::level::{VersionFailure, check_level_with, check_pair_with};
+use stele_compat::level::{VersionFailure, check_directions, check_level_with};
 use stele_compat::wire::{self, ProofOptions};
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
@@ -217,13 +217,15 @@ fn check_one(
     new: &ParsedSchema,
     old: &ParsedSchema,
     options: CheckOptions,
-) -> Vec<Incompatibility> {
+) -> Option<VersionFailure> {
     let span = tracing::info_span!("compat.check", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), versions = 1, compatible = tracing::field::Empty);
     let _entered = span.enter();
-    let problems = check_pair_with(level, new, old, &options);
-    span.record("compatible", problems.is_empty());
-    record_findings(&problems, new.schema_type);
-    problems
+    let failure = VersionFailure::of(0, check_directions(level, new, old, &options));
+    span.record("compatible", failure.is_none());
+    if let Some(failure) = &failure {
+        record_findings(&failure.problems, new.schema_type);
+    }
+    failure
 }
 
 /// Config `wireProof`: what the wire oracle's counter-examples do.
@@ -287,10 +289,7 @@ async fn judge(
         let previous: Vec<&ParsedSchema> = previous.iter().map(AsRef::as_ref).collect();
         let rules = match compared {
             Compared::Level => check_history(level, &new, &previous, options),
-            Compared::Chosen => previous.first().and_then(|old| {
-                let problems = check_one(level, &new, old, options);
-                (!problems.is_empty()).then_some(VersionFailure { index: 0, problems })
-            }),
+            Compared::Chosen => previous.first().and_then(|old| check_one(level, &new, old, options)),
         };
         let wire = proof.and_then(|proof| {
             // A chosen version is compared alone, at every level, as the rules do.
@@ -314,6 +313,7 @@ fn with_wire(
     match (rules, wire) {
         (Some(mut rules), Some(wire)) => {
             rules.problems.extend(wire.problems);
+            rules.backward |= wire.backward;
             (Some(rules), Vec::new())
         }
         (None, Some(wire)) if enforcement == super::Enforcement::Enforce => (Some(wire), Vec::new()),
@@ -409,16 +409,18 @@ impl Registry {
     }
 
     /// Confluent's messages for a failed check: the problems, then which version, its text and the level.
+    /// Under FULL, Confluent names the version only when the new schema cannot
+    /// read it (`failure.backward`): its forward half reports problems alone.
     fn failure_messages(
         level: CompatibilityLevel,
-        problems: &[Incompatibility],
-        version: Option<(&VersionRecord, &SchemaRecord)>,
+        failure: &VersionFailure,
+        (version, record): (&VersionRecord, &SchemaRecord),
     ) -> Vec<String> {
+        let problems = &failure.problems;
         let mut messages: Vec<String> = problems.iter().map(|p| p.confluent_message.clone()).collect();
         let type_changed = problems.iter().any(|p| p.rule == "SCHEMA_TYPE_CHANGED");
-        if let Some((version, record)) = version
-            && !type_changed
-        {
+        let full = level.checks_backward() && level.checks_forward();
+        if !type_changed && (failure.backward || !full) {
             messages.push(format!("{{oldSchemaVersion: {}}}", version.version));
             messages.push(format!("{{oldSchema: '{}'}}", record.schema));
         }
@@ -649,9 +651,9 @@ impl Registry {
                 tracing::warn!(subject.name = %subject, "registering a schema that fails on the wire: {problem}");
             }
             warnings.extend(wire_warnings.iter().map(ToString::to_string));
-            if let Some(VersionFailure { index, problems }) = failure {
-                let (version, record, _) = &history[index];
-                let messages = Self::failure_messages(level, &problems, Some((version, record)));
+            if let Some(failure) = failure {
+                let (version, record, _) = &history[failure.index];
+                let messages = Self::failure_messages(level, &failure, (version, record));
                 return Err(RegistryError::new(
                     ErrorCode::Incompatible,
                     format!(
@@ -892,14 +894,14 @@ impl Registry {
                 problems: Vec::new(),
                 warnings,
             },
-            Some(VersionFailure { index, problems }) => {
-                let (version, record, _) = &history[index];
+            Some(failure) => {
+                let (version, record, _) = &history[failure.index];
                 CompatibilityVerdict {
                     compatible: false,
                     level,
                     version: Some(version.version),
-                    messages: Self::failure_messages(level, &problems, Some((version, record))),
-                    problems,
+                    messages: Self::failure_messages(level, &failure, (version, record)),
+                    problems: failure.problems,
                     warnings,
                 }
             }
