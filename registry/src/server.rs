@@ -47,6 +47,18 @@ pub fn state(store: Arc<dyn Store>, settings: &Settings) -> Result<AppState> {
     app.registry.start_audit();
     app.registry.start_webhooks(settings.webhooks.clone());
     warm_read_path(&app);
+    let weak = Arc::downgrade(&app);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            if weak.strong_count() == 0 {
+                return;
+            }
+            crate::metrics::upkeep();
+        }
+    });
     if let Some(mut changes) = changes {
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
