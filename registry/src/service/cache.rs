@@ -16,7 +16,7 @@
 //! no answer from before a write outlives the write's invalidation.
 
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use quick_cache::{Equivalent, Weighter};
@@ -26,6 +26,35 @@ use crate::metrics::{CacheCounters, cache_counters};
 /// When a reader started: see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket(u64);
+
+/// The rule's state for one store of answers: a generation that every
+/// invalidation moves, and the lock that orders fills against invalidations.
+#[derive(Default)]
+pub struct Generations {
+    /// Fills hold it shared, invalidations exclusively: see the module docs.
+    gate: RwLock<()>,
+    generation: AtomicU64,
+}
+
+impl Generations {
+    /// Taken before reading storage for a fill.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::SeqCst))
+    }
+
+    /// Runs `insert` unless an invalidation happened since `ticket`.
+    pub fn fill<T>(&self, ticket: Ticket, insert: impl FnOnce() -> T) -> Option<T> {
+        let _gate = self.gate.read();
+        (self.generation.load(Ordering::SeqCst) == ticket.0).then(insert)
+    }
+
+    /// Runs `remove`, refusing every fill in flight.
+    pub fn invalidate<T>(&self, remove: impl FnOnce() -> T) -> T {
+        let _gate = self.gate.write();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        remove()
+    }
+}
 
 /// Approximate bytes of one entry (key and value), for the budget and the metrics.
 pub type Size<K, V> = fn(&K, &V) -> usize;
@@ -56,10 +85,12 @@ pub struct Cache<K, V> {
     /// The `cache` label of its metrics.
     name: &'static str,
     entries: quick_cache::sync::Cache<K, V, Bytes<K, V>>,
-    /// Fills hold it shared, invalidations exclusively: see the module docs.
-    gate: RwLock<()>,
-    generation: AtomicU64,
+    generations: Generations,
     counters: CacheCounters,
+    /// The budget, in the weigher's bytes.
+    capacity: u64,
+    /// What [`Cache::nearly_full`] answered last.
+    full_when_seen: AtomicBool,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
@@ -75,9 +106,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
                 max_bytes,
                 Bytes(size),
             ),
-            gate: RwLock::new(()),
-            generation: AtomicU64::new(0),
+            generations: Generations::default(),
             counters: cache_counters(name),
+            capacity: max_bytes,
+            full_when_seen: AtomicBool::new(false),
         }
     }
 
@@ -89,7 +121,26 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     /// Whether its entries take most of its budget: past this, filling more
     /// only evicts what is there.
     pub fn nearly_full(&self) -> bool {
-        self.entries.weight() >= self.entries.capacity() / 10 * 9
+        let full = self.entries.weight() >= self.capacity / 10 * 9;
+        self.full_when_seen.store(full, Ordering::Relaxed);
+        full
+    }
+
+    /// [`Cache::nearly_full`] for a hot path: summing the weight takes every
+    /// shard's lock in turn, so a thread looks again one call in 64 and
+    /// otherwise answers what was seen last.
+    pub fn probably_full(&self) -> bool {
+        /// A thread sums the weight again after this many calls.
+        const LOOK_ONE_IN: u32 = 64;
+        thread_local! {
+            static CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        let look = CALLS.with(|calls| {
+            let next = calls.get().wrapping_add(1);
+            calls.set(next);
+            next % LOOK_ONE_IN == 1
+        });
+        if look { self.nearly_full() } else { self.full_when_seen.load(Ordering::Relaxed) }
     }
 
     /// Counts a lookup answered elsewhere.
@@ -99,7 +150,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 
     /// Taken before reading storage for a fill.
     pub fn ticket(&self) -> Ticket {
-        Ticket(self.generation.load(Ordering::SeqCst))
+        self.generations.ticket()
     }
 
     /// The entry for `key`, counted as a hit or a miss.
@@ -138,19 +189,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 
     /// Inserts unless the cache was invalidated since `ticket`; whether it did.
     pub fn fill(&self, ticket: Ticket, key: K, value: V) -> bool {
-        let _gate = self.gate.read();
-        if self.generation.load(Ordering::SeqCst) != ticket.0 {
-            return false;
-        }
-        self.entries.insert(key, value);
-        true
+        self.generations.fill(ticket, || self.entries.insert(key, value)).is_some()
     }
 
     /// Removes the entries `keep` refuses, refusing every fill in flight.
     pub fn evict(&self, keep: impl Fn(&K, &V) -> bool) {
-        let _gate = self.gate.write();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.retain(keep);
+        self.generations.invalidate(|| self.entries.retain(keep));
     }
 
     /// Removes the entries of `keys`, refusing every fill in flight.
@@ -158,18 +202,16 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
     where
         Q: Hash + Equivalent<K> + ?Sized + 'q,
     {
-        let _gate = self.gate.write();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        for key in keys {
-            self.entries.remove(key);
-        }
+        self.generations.invalidate(|| {
+            for key in keys {
+                self.entries.remove(key);
+            }
+        });
     }
 
     /// Removes every entry, refusing every fill in flight.
     pub fn clear(&self) {
-        let _gate = self.gate.write();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries.clear();
+        self.generations.invalidate(|| self.entries.clear());
     }
 }
 

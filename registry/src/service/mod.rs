@@ -122,7 +122,7 @@ struct Caches {
     reregister: Cache<ReregisterKey, (i64, i32)>,
     answers: Cache<AnswerKey, Arc<Answer>>,
     id_bodies: Cache<IdKey, read::SchemaJson>,
-    packed: Cache<packed::PackedKey, packed::Packed>,
+    packed: packed::PackedTier,
     configs: Cache<String, Option<Arc<ConfigRecord>>>,
     modes: Cache<String, Option<String>>,
 }
@@ -132,11 +132,11 @@ impl Caches {
         let share = |percent: usize| total / 100 * percent;
         Caches {
             // The answers being read now, as they are sent; behind them, every
-            // answer compressed (a million schemas in about 250 MB: see `packed`).
+            // answer compressed (a million schemas in about 110 MB: see `packed`).
             id_bodies: Cache::new("schema_json", share(15), |(context, _), body| {
                 context.len() + 8 + body.body.len() + body.etag.len()
             }),
-            packed: Cache::new("schema_json_packed", share(50), |_, packed| 12 + packed.size()),
+            packed: packed::PackedTier::new(share(50)),
             records: Cache::new("schema_records", share(10), |(context, _), record| {
                 context.len() + 8 + record_bytes(record)
             }),
@@ -176,8 +176,10 @@ pub struct Registry {
     /// The hot read path: `GET /schemas/ids/{id}` answers, serialized, by (context, id).
     id_bodies: Cache<IdKey, read::SchemaJson>,
     /// Behind `id_bodies`, every answer read or warmed, compressed (see `packed`).
-    packed: Cache<packed::PackedKey, packed::Packed>,
+    packed: packed::PackedTier,
     packer: Arc<packed::Packer>,
+    /// The ids unpacked lately: which answers move to `id_bodies`.
+    recent_reads: packed::RecentReads,
     context_numbers: packed::ContextNumbers,
     /// Held by the running [`Registry::warm_schemas`]; whether another waits for it.
     warm_lock: tokio::sync::Mutex<()>,
@@ -212,6 +214,7 @@ impl Registry {
             id_bodies,
             packed,
             packer: Arc::new(packed::Packer::default()),
+            recent_reads: packed::RecentReads::new(),
             context_numbers: packed::ContextNumbers::default(),
             warm_lock: tokio::sync::Mutex::new(()),
             warm_queued: std::sync::atomic::AtomicBool::new(false),
@@ -288,9 +291,7 @@ impl Registry {
         // The packed answer first: a reader that unpacks one took its ticket on
         // `id_bodies` before, so this order refuses its fill (see `read.rs`).
         // Forgotten even when the context has no number: the generation moves.
-        let number = self.context_numbers.get(context);
-        let packed: Vec<packed::PackedKey> = number.map_or_else(Vec::new, |n| ids.iter().map(|id| (n, *id)).collect());
-        self.packed.forget(&packed);
+        self.packed.forget(self.context_numbers.get(context), ids);
         self.id_bodies.forget(&keys);
     }
 

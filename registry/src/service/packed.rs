@@ -5,10 +5,11 @@
 //! Consumers meet ids in no particular order: after a deploy, a fleet asks for
 //! every id its topics hold. The serialized answers of a million schemas take
 //! about a gigabyte; compressed one by one against a dictionary trained on the
-//! registry's own schemas they take about a twentieth of that, because schemas
-//! repeat the same field names, types and structure. Unpacking one costs well
+//! registry's own schemas they take about a tenth of that (the scale corpus:
+//! 1.2 KB answers in about 100 bytes each, header and table slot included),
+//! because schemas repeat the same field names, types and structure. Unpacking one costs well
 //! under a microsecond, so this tier sits behind the plain answers of the ids
-//! being read right now (`id_bodies`), and what it unpacks moves there.
+//! being read right now (`id_bodies`), and what is read again soon moves there.
 //!
 //! # The dictionary
 //! It is trained once, when [`super::Registry::warm_schemas`] reads the
@@ -20,7 +21,7 @@
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// A packed answer's key: its context's number (see [`ContextNumbers`]) and its id.
 pub type PackedKey = (u32, i64);
@@ -63,24 +64,15 @@ const DICTIONARY_BYTES: usize = 64 * 1024;
 /// zstd's default level: packing a schema takes about a microsecond.
 const LEVEL: i32 = 3;
 
-/// One compressed answer.
-#[derive(Clone)]
+/// One compressed answer, on its way into the [`PackedTier`].
 pub struct Packed {
-    /// Shared, so the copy a cache lookup hands out costs no allocation.
-    bytes: std::sync::Arc<[u8]>,
+    bytes: Vec<u8>,
     /// The answer's length, unpacked.
     len: u32,
     /// The answer's `ETag` hash (see [`super::SchemaJson`]).
-    pub etag: u64,
+    etag: u64,
     /// Packed with the registry's dictionary, or with none.
     with_dictionary: bool,
-}
-
-impl Packed {
-    /// Its compressed bytes, for the cache's budget.
-    pub fn size(&self) -> usize {
-        self.bytes.len() + std::mem::size_of::<Packed>()
-    }
 }
 
 /// A trained dictionary, and a process-wide number that tells threads' codecs apart.
@@ -160,13 +152,292 @@ impl Packer {
         let len = u32::try_from(body.len()).ok()?;
         let dictionary = self.dictionary.get();
         let bytes = with_codec(dictionary, |codec| codec.compressor.compress(body))?;
-        Some(Packed { bytes: bytes.into(), len, etag, with_dictionary: dictionary.is_some() })
+        Some(Packed { bytes, len, etag, with_dictionary: dictionary.is_some() })
     }
 
-    /// The answer `packed` holds.
-    pub fn unpack(&self, packed: &Packed) -> Option<Vec<u8>> {
-        let dictionary = if packed.with_dictionary { Some(self.dictionary.get()?) } else { None };
-        with_codec(dictionary, |codec| codec.decompressor.decompress(&packed.bytes, packed.len as usize))
+    /// An answer unpacked: `len` bytes from `bytes`, packed with the dictionary or without.
+    fn unpack(&self, bytes: &[u8], len: u32, with_dictionary: bool) -> Option<Vec<u8>> {
+        let dictionary = if with_dictionary { Some(self.dictionary.get()?) } else { None };
+        with_codec(dictionary, |codec| codec.decompressor.decompress(bytes, len as usize))
+    }
+}
+
+/// The ids unpacked lately, one per slot of a small table: whether an id is
+/// read again soon after, which is what earns it a place in the front tier.
+/// Reads spread over a million ids almost never meet their own id in a slot,
+/// so they do not churn the front tier; an id read often meets itself within
+/// a couple of reads. Two busy ids that share a slot keep missing each other,
+/// and are served from this tier.
+pub struct RecentReads {
+    slots: Box<[AtomicU64]>,
+}
+
+impl RecentReads {
+    /// Slots: 32 KiB, which stays in the processor's cache.
+    const SLOTS: usize = 4096;
+
+    pub fn new() -> RecentReads {
+        RecentReads { slots: (0..Self::SLOTS).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    /// Notes a read of the id; whether its slot last noted this same id.
+    pub fn read_again(&self, number: u32, id: i64) -> bool {
+        // Never 0, the empty slot.
+        let tag = (id as u64 ^ (u64::from(number) << 48)) | 1 << 63;
+        let index = (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % Self::SLOTS;
+        let slot = &self.slots[index];
+        let again = slot.load(Ordering::Relaxed) == tag;
+        if !again {
+            slot.store(tag, Ordering::Relaxed);
+        }
+        again
+    }
+}
+
+/// How many shards the tier is split into, by id: readers on different cores
+/// mostly take different locks.
+const SHARDS: usize = 16;
+/// The largest chunk of records; a record must fit in one (see [`Slot`]).
+const CHUNK_BYTES: usize = 1 << 20;
+/// A shard's first chunk: chunks double from here, so a small registry stays small.
+const FIRST_CHUNK_BYTES: usize = 16 << 10;
+/// A record's header: the `ETag` hash (8 bytes), the unpacked length (4), flags (1).
+const HEADER: usize = 13;
+/// The flag of a record packed with the dictionary.
+const WITH_DICTIONARY: u8 = 1;
+/// An id this far past the end of its table, or further, is kept aside
+/// rather than growing the table (ids imported in IMPORT mode can be anything).
+const TABLE_SLACK: usize = 4096;
+
+/// Where a record lives in its shard: its chunk (24 bits), its offset in the
+/// chunk (20 bits) and its length (20 bits). Zero: no record.
+#[derive(Clone, Copy)]
+struct Slot(u64);
+
+impl Slot {
+    fn new(chunk: usize, offset: usize, len: usize) -> Option<Slot> {
+        let fits = chunk < 1 << 24 && offset < CHUNK_BYTES && (1..CHUNK_BYTES).contains(&len);
+        fits.then_some(Slot(((chunk as u64) << 40) | ((offset as u64) << 20) | len as u64))
+    }
+
+    fn parts(self) -> (usize, usize, usize) {
+        let Slot(raw) = self;
+        ((raw >> 40) as usize, ((raw >> 20) & 0xF_FFFF) as usize, (raw & 0xF_FFFF) as usize)
+    }
+}
+
+/// One shard's records, appended to chunks, and where each id's is.
+#[derive(Default)]
+struct Shard {
+    /// By context number, the slot of each id; an id's index is `id / SHARDS`.
+    tables: Vec<Vec<u64>>,
+    /// The slots of ids that did not fit a table.
+    aside: std::collections::HashMap<PackedKey, u64>,
+    /// Records; each chunk is allocated once, at its final capacity.
+    chunks: Vec<Vec<u8>>,
+    /// Records held.
+    entries: usize,
+}
+
+impl Shard {
+    fn index(id: i64) -> Option<usize> {
+        usize::try_from(id).ok().map(|id| id / SHARDS)
+    }
+
+    fn slot(&self, number: u32, id: i64) -> Option<Slot> {
+        let in_table = Self::index(id)
+            .and_then(|index| self.tables.get(number as usize)?.get(index).copied())
+            .filter(|raw| *raw != 0);
+        let raw = match in_table {
+            Some(raw) => raw,
+            None if self.aside.is_empty() => return None,
+            None => *self.aside.get(&(number, id))?,
+        };
+        Some(Slot(raw))
+    }
+
+    /// The record `slot` points at.
+    fn record(&self, slot: Slot) -> Option<&[u8]> {
+        let (chunk, offset, len) = slot.parts();
+        self.chunks.get(chunk)?.get(offset..offset + len)
+    }
+
+    /// Appends `record`; its slot, and the bytes newly allocated for it.
+    fn append(&mut self, record: &[u8]) -> Option<(Slot, usize)> {
+        let mut allocated = 0;
+        let room = self.chunks.last().is_some_and(|chunk| chunk.capacity() - chunk.len() >= record.len());
+        if !room {
+            let previous = self.chunks.last().map_or(0, Vec::capacity);
+            let capacity = (previous * 2).clamp(FIRST_CHUNK_BYTES, CHUNK_BYTES).max(record.len());
+            self.chunks.push(Vec::with_capacity(capacity));
+            allocated = capacity;
+        }
+        let chunk_index = self.chunks.len() - 1;
+        let chunk = self.chunks.last_mut()?;
+        let slot = Slot::new(chunk_index, chunk.len(), record.len())?;
+        chunk.extend_from_slice(record);
+        Some((slot, allocated))
+    }
+
+    /// Points the id at `slot`; the bytes newly allocated for that.
+    fn set(&mut self, number: u32, id: i64, slot: Slot) -> usize {
+        let number_index = number as usize;
+        if let Some(index) = Self::index(id)
+            && index < self.entries * 2 + TABLE_SLACK
+        {
+            if self.tables.len() <= number_index {
+                self.tables.resize_with(number_index + 1, Vec::new);
+            }
+            let table = &mut self.tables[number_index];
+            let before = table.capacity();
+            if table.len() <= index {
+                table.resize(index + 1, 0);
+            }
+            table[index] = slot.0;
+            return (table.capacity() - before) * std::mem::size_of::<u64>();
+        }
+        self.aside.insert((number, id), slot.0);
+        std::mem::size_of::<(PackedKey, u64)>() * 2
+    }
+
+    /// Forgets the id's record; whether it had one. Its bytes stay until the tier is cleared.
+    fn remove(&mut self, number: u32, id: i64) -> bool {
+        let in_table = Self::index(id)
+            .and_then(|index| self.tables.get_mut(number as usize)?.get_mut(index))
+            .map_or(0, std::mem::take);
+        let aside = self.aside.remove(&(number, id)).unwrap_or(0);
+        let had = in_table != 0 || aside != 0;
+        if had {
+            self.entries -= 1;
+        }
+        had
+    }
+}
+
+/// Every schema's by-id answer, compressed, by (context number, id).
+///
+/// Ids are dense, so each shard keeps a table indexed by id, and records sit
+/// one after another in chunks: a lookup is an index into the table and a
+/// read of the record, two cache misses, without an allocation per entry.
+/// It never evicts: it takes records until its budget is spent, and misses
+/// past that go to the front tier and storage. A permanent delete forgets an
+/// id's record but its bytes stay until the tier is cleared, which a
+/// registry's rare permanent deletes make a small cost.
+pub struct PackedTier {
+    shards: Box<[parking_lot::RwLock<Shard>]>,
+    budget: usize,
+    /// Bytes allocated: chunks, tables, ids kept aside.
+    used: AtomicUsize,
+    entries: AtomicUsize,
+    generations: super::cache::Generations,
+    counters: crate::metrics::CacheCounters,
+}
+
+impl PackedTier {
+    /// The cache's name in metrics.
+    const NAME: &'static str = "schema_json_packed";
+
+    /// A tier of at most about `budget` bytes.
+    pub fn new(budget: usize) -> PackedTier {
+        PackedTier {
+            shards: (0..SHARDS).map(|_| parking_lot::RwLock::default()).collect(),
+            budget,
+            used: AtomicUsize::default(),
+            entries: AtomicUsize::default(),
+            generations: super::cache::Generations::default(),
+            counters: crate::metrics::cache_counters(Self::NAME),
+        }
+    }
+
+    fn shard(&self, id: i64) -> &parking_lot::RwLock<Shard> {
+        &self.shards[id.unsigned_abs() as usize % SHARDS]
+    }
+
+    /// The id's answer unpacked, and its `ETag` hash.
+    pub fn get(&self, packer: &Packer, number: u32, id: i64) -> Option<(Vec<u8>, u64)> {
+        let shard = self.shard(id).read();
+        let record = shard.record(shard.slot(number, id)?)?;
+        let (header, bytes) = record.split_at_checked(HEADER)?;
+        let etag = u64::from_le_bytes(header[..8].try_into().ok()?);
+        let len = u32::from_le_bytes(header[8..12].try_into().ok()?);
+        let body = packer.unpack(bytes, len, header[12] & WITH_DICTIONARY != 0)?;
+        Some((body, etag))
+    }
+
+    /// Keeps `packed` as the id's answer unless an invalidation happened since
+    /// `ticket` or the budget is spent; whether the id's answer is held.
+    pub fn fill(&self, ticket: super::cache::Ticket, number: u32, id: i64, packed: &Packed) -> bool {
+        use Ordering::Relaxed;
+        if HEADER + packed.bytes.len() >= CHUNK_BYTES {
+            return false;
+        }
+        let mut record = Vec::with_capacity(HEADER + packed.bytes.len());
+        record.extend_from_slice(&packed.etag.to_le_bytes());
+        record.extend_from_slice(&packed.len.to_le_bytes());
+        record.push(if packed.with_dictionary { WITH_DICTIONARY } else { 0 });
+        record.extend_from_slice(&packed.bytes);
+        let insert = || {
+            let mut shard = self.shard(id).write();
+            if shard.slot(number, id).is_some() {
+                // An id's answer never changes: the one held is this one.
+                return true;
+            }
+            if self.used.load(Relaxed) + record.len() > self.budget {
+                return false;
+            }
+            let Some((slot, chunk_bytes)) = shard.append(&record) else { return false };
+            let table_bytes = shard.set(number, id, slot);
+            shard.entries += 1;
+            self.used.fetch_add(chunk_bytes + table_bytes, Relaxed);
+            self.entries.fetch_add(1, Relaxed);
+            true
+        };
+        self.generations.fill(ticket, insert).unwrap_or(false)
+    }
+
+    /// Taken before reading storage for a fill (see `cache.rs`).
+    pub fn ticket(&self) -> super::cache::Ticket {
+        self.generations.ticket()
+    }
+
+    /// Forgets the answers of `ids` in the context numbered `number` (none:
+    /// the context has no answers here), refusing every fill in flight.
+    pub fn forget(&self, number: Option<u32>, ids: &[i64]) {
+        self.generations.invalidate(|| {
+            let Some(number) = number else { return };
+            for id in ids {
+                if self.shard(*id).write().remove(number, *id) {
+                    self.entries.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+
+    /// Forgets every answer and frees their bytes, refusing every fill in flight.
+    pub fn clear(&self) {
+        self.generations.invalidate(|| {
+            for shard in &self.shards {
+                *shard.write() = Shard::default();
+            }
+            self.used.store(0, Ordering::Relaxed);
+            self.entries.store(0, Ordering::Relaxed);
+        });
+    }
+
+    /// Whether most of the budget is spent: past this, a warm-up stops.
+    pub fn nearly_full(&self) -> bool {
+        self.used.load(Ordering::Relaxed) >= self.budget / 10 * 9
+    }
+
+    /// Counts a lookup.
+    pub fn counted(&self, hit: bool) {
+        if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);
+    }
+
+    /// Reports its entries and bytes.
+    pub fn report(&self) {
+        use Ordering::Relaxed;
+        crate::metrics::cache_size(Self::NAME, self.entries.load(Relaxed), self.used.load(Relaxed));
     }
 }
 
@@ -194,25 +465,121 @@ mod tests {
         assert_eq!(numbers.get(".other"), Some(other));
     }
 
+    fn tier() -> PackedTier {
+        PackedTier::new(64 << 20)
+    }
+
+    /// The answer the tier holds for `id` in the default context, unpacked.
+    fn held(tier: &PackedTier, packer: &Packer, id: i64) -> Option<Vec<u8>> {
+        tier.get(packer, 0, id).map(|(body, _)| body)
+    }
+
     #[test]
     fn answers_unpack_to_what_was_packed_with_and_without_a_dictionary() {
-        let packer = Packer::default();
+        let (packer, tier) = (Packer::default(), tier());
         let before = packer.pack(&answer(7), 42).expect("packs");
-        assert_eq!(before.etag, 42);
+        assert!(tier.fill(tier.ticket(), 0, 7, &before));
         assert!(!packer.train(&[answer(1)]), "too few samples train nothing");
         let samples: Vec<Vec<u8>> = (0..500).map(answer).collect();
         assert!(packer.train(&samples));
-        let after = packer.pack(&answer(7), 42).expect("packs");
+        let after = packer.pack(&answer(7), 43).expect("packs");
         assert!(after.bytes.len() < before.bytes.len(), "{} < {}", after.bytes.len(), before.bytes.len());
         assert!(after.bytes.len() * 4 < answer(7).len(), "the dictionary packs a schema to a fraction");
+        assert!(tier.fill(tier.ticket(), 0, 8, &after));
         // Entries packed before the dictionary still unpack.
-        assert_eq!(packer.unpack(&before).as_deref(), Some(answer(7).as_slice()));
-        assert_eq!(packer.unpack(&after).as_deref(), Some(answer(7).as_slice()));
+        assert_eq!(tier.get(&packer, 0, 7), Some((answer(7), 42)));
+        assert_eq!(tier.get(&packer, 0, 8), Some((answer(7), 43)));
         // Another packer's dictionary is another codec on the same thread.
         let other = Packer::default();
         assert!(other.train(&(100..400).map(answer).collect::<Vec<_>>()));
-        let theirs = other.pack(&answer(3), 1).expect("packs");
-        assert_eq!(other.unpack(&theirs).as_deref(), Some(answer(3).as_slice()));
-        assert_eq!(packer.unpack(&after).as_deref(), Some(answer(7).as_slice()));
+        assert!(tier.fill(tier.ticket(), 0, 9, &other.pack(&answer(3), 1).expect("packs")));
+        assert_eq!(held(&tier, &other, 9), Some(answer(3)));
+        assert_eq!(held(&tier, &packer, 8), Some(answer(7)));
+    }
+
+    #[test]
+    fn every_id_finds_its_own_answer_dense_sparse_or_negative_in_any_context() {
+        let (packer, tier) = (Packer::default(), tier());
+        let ids: Vec<i64> = (1..3000).chain([1 << 40, i64::MAX, 70_000, -5]).collect();
+        for id in &ids {
+            let number = u32::from(*id % 3 == 0);
+            let usize_id = usize::try_from(id.unsigned_abs() % 1000).expect("small");
+            let packed = packer.pack(&answer(usize_id), id.unsigned_abs()).expect("packs");
+            assert!(tier.fill(tier.ticket(), number, *id, &packed), "id {id}");
+        }
+        for id in &ids {
+            let number = u32::from(*id % 3 == 0);
+            let usize_id = usize::try_from(id.unsigned_abs() % 1000).expect("small");
+            assert_eq!(tier.get(&packer, number, *id), Some((answer(usize_id), id.unsigned_abs())), "id {id}");
+            assert_eq!(tier.get(&packer, 1 - number, *id), None, "id {id} in the other context");
+        }
+        assert_eq!(held(&tier, &packer, 3000), None);
+        assert_eq!(tier.entries.load(Ordering::Relaxed), ids.len());
+    }
+
+    #[test]
+    fn a_forgotten_id_is_gone_and_a_fill_that_started_before_is_refused() {
+        let (packer, tier) = (Packer::default(), tier());
+        let packed = |i: usize| packer.pack(&answer(i), 0).expect("packs");
+        for id in [1, 2, 1 << 40] {
+            assert!(tier.fill(tier.ticket(), 0, id, &packed(1)));
+        }
+        let in_flight = tier.ticket();
+        tier.forget(Some(0), &[2, 1 << 40]);
+        assert_eq!(held(&tier, &packer, 2), None);
+        assert_eq!(held(&tier, &packer, 1 << 40), None);
+        assert_eq!(held(&tier, &packer, 1), Some(answer(1)));
+        assert!(!tier.fill(in_flight, 0, 3, &packed(3)), "the read may predate the delete");
+        let in_flight = tier.ticket();
+        tier.forget(None, &[1]);
+        assert!(!tier.fill(in_flight, 0, 3, &packed(3)), "a context with no answers still moves the generation");
+        tier.clear();
+        assert_eq!(held(&tier, &packer, 1), None);
+        assert_eq!(tier.used.load(Ordering::Relaxed), 0);
+        assert!(tier.fill(tier.ticket(), 0, 1, &packed(1)));
+    }
+
+    #[test]
+    fn an_id_read_again_soon_is_told_apart_from_reads_spread_wide() {
+        let recent = RecentReads::new();
+        assert!(!recent.read_again(0, 7), "a first read");
+        assert!(recent.read_again(0, 7), "read again at once");
+        assert!(!recent.read_again(1, 7), "the same id in another context is another id");
+        // Reads spread over many ids rarely meet themselves again.
+        let again = (0..100_000).filter(|id| recent.read_again(0, *id * 7919 % 1_000_003)).count();
+        assert!(again < 1_000, "{again} of 100,000 spread reads counted as repeats");
+        // A small hot set gets there within a couple of rounds.
+        let hot: Vec<i64> = (1..=500).collect();
+        for id in &hot {
+            recent.read_again(0, *id);
+        }
+        let again = hot.iter().filter(|id| recent.read_again(0, **id)).count();
+        assert!(again > 400, "only {again} of 500 hot ids seen again");
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_held() {
+        const BUDGET: usize = 4 << 20;
+        let packer = Packer::default();
+        let tier = PackedTier::new(BUDGET);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut noise = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        };
+        let mut held_count = 0;
+        for id in 0..20_000 {
+            // 320 bytes that do not compress: 6 MB offered in all.
+            let body: Vec<u8> = (0..40).flat_map(|_| noise()).collect();
+            if tier.fill(tier.ticket(), 0, id, &packer.pack(&body, 0).expect("packs")) {
+                held_count += 1;
+            }
+        }
+        assert!(tier.used.load(Ordering::Relaxed) <= BUDGET + SHARDS * CHUNK_BYTES);
+        assert!(tier.nearly_full());
+        assert!(held_count > 8_000, "it holds what fits: {held_count}");
+        assert!(held_count < 20_000, "and refuses the rest");
     }
 }

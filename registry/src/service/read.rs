@@ -367,34 +367,23 @@ impl Registry {
         // the packed entry before the plain one, so a fill from an entry it
         // removed is refused (see `Registry::evict_schemas`).
         let ticket = self.id_bodies.ticket();
-        let packed = self.packed.peek(&(self.context_numbers.get(context)?, id))?;
-        let body = self.packer.unpack(&packed)?;
+        let number = self.context_numbers.get(context)?;
+        let (body, etag) = self.packed.get(&self.packer, number, id)?;
         self.packed.counted(true);
-        let json = SchemaJson::with_hash(bytes::Bytes::from(body), packed.etag);
-        if self.promote() {
+        let json = SchemaJson::with_hash(bytes::Bytes::from(body), etag);
+        if self.promote(number, id) {
             self.id_bodies.fill(ticket, (context.to_owned(), id), json.clone());
         }
         Some(json)
     }
 
-    /// Whether an answer just unpacked moves to the front tier. Always while
-    /// that tier has room; once full, one in [`PROMOTE_ONE_IN`]: an id read
-    /// often gets there within a few reads, while reads spread over a million
-    /// ids (each one evicting another) cost a fraction of what they would.
-    fn promote(&self) -> bool {
-        /// When the front tier is full, promote one unpacked answer in this many.
-        const PROMOTE_ONE_IN: u32 = 16;
-        thread_local! {
-            static UNPACKED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-        }
-        if !self.id_bodies.nearly_full() {
-            return true;
-        }
-        UNPACKED.with(|count| {
-            let next = count.get().wrapping_add(1);
-            count.set(next);
-            next % PROMOTE_ONE_IN == 0
-        })
+    /// Whether an answer just unpacked moves to the front tier: always while
+    /// that tier has room; once full, when the id is read again soon after
+    /// (see [`super::packed::RecentReads`]). Reads spread over a million ids
+    /// then leave the front tier to the ids read often.
+    fn promote(&self, number: u32, id: i64) -> bool {
+        let again = self.recent_reads.read_again(number, id);
+        again || !self.id_bodies.probably_full()
     }
 
     /// `GET /schemas/ids/{id}` in its default form, serialized: the consumers'
@@ -422,7 +411,7 @@ impl Registry {
         let record = self.schema_by_id(id, subject).await?;
         let body = SchemaJson::of(&record)?;
         if let Some(packed) = self.packer.pack(&body.body, body.hash) {
-            self.packed.fill(packed_ticket, (self.context_numbers.get_or_add(&context), id), packed);
+            self.packed.fill(packed_ticket, self.context_numbers.get_or_add(&context), id, &packed);
         }
         self.id_bodies.fill(ticket, (context.into_owned(), id), body.clone());
         Ok(body)
@@ -475,7 +464,7 @@ impl Registry {
             for ((context, id), packed) in packed {
                 // Refused once a delete invalidated the tier since the page was
                 // read: those ids are read from storage when asked for.
-                if self.packed.fill(ticket, (self.context_numbers.get_or_add(&context), id), packed) {
+                if self.packed.fill(ticket, self.context_numbers.get_or_add(&context), id, &packed) {
                     warmed += 1;
                 }
             }
