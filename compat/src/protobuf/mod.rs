@@ -33,9 +33,29 @@ pub use confluent::RULES as CONFLUENT_RULES;
 /// The name Confluent gives the schema's own file.
 const MAIN_FILE: &str = "default";
 
+/// The files Confluent's Protobuf support has built in besides Google's
+/// well-known types (which protox has): importing one needs no reference, and
+/// Confluent's Go serializer never registers them. The `google/type` files are
+/// written from the published `google.type` definitions (names, numbers and
+/// types, what goes on the wire), without their comments or options.
 const BUNDLED: &[(&str, &str)] = &[
     ("confluent/meta.proto", include_str!("bundled/confluent/meta.proto")),
     ("confluent/type/decimal.proto", include_str!("bundled/confluent/type/decimal.proto")),
+    ("google/type/calendar_period.proto", include_str!("bundled/google/type/calendar_period.proto")),
+    ("google/type/color.proto", include_str!("bundled/google/type/color.proto")),
+    ("google/type/date.proto", include_str!("bundled/google/type/date.proto")),
+    ("google/type/datetime.proto", include_str!("bundled/google/type/datetime.proto")),
+    ("google/type/dayofweek.proto", include_str!("bundled/google/type/dayofweek.proto")),
+    ("google/type/expr.proto", include_str!("bundled/google/type/expr.proto")),
+    ("google/type/fraction.proto", include_str!("bundled/google/type/fraction.proto")),
+    ("google/type/interval.proto", include_str!("bundled/google/type/interval.proto")),
+    ("google/type/latlng.proto", include_str!("bundled/google/type/latlng.proto")),
+    ("google/type/money.proto", include_str!("bundled/google/type/money.proto")),
+    ("google/type/month.proto", include_str!("bundled/google/type/month.proto")),
+    ("google/type/phone_number.proto", include_str!("bundled/google/type/phone_number.proto")),
+    ("google/type/postal_address.proto", include_str!("bundled/google/type/postal_address.proto")),
+    ("google/type/quaternion.proto", include_str!("bundled/google/type/quaternion.proto")),
+    ("google/type/timeofday.proto", include_str!("bundled/google/type/timeofday.proto")),
 ];
 
 /// A parsed Protobuf schema.

@@ -48,6 +48,60 @@ fn well_known_types_and_confluents_bundled_files_resolve_without_registration() 
 }
 
 #[test]
+fn every_google_type_confluent_bundles_resolves_without_registration() {
+    let types = [
+        ("calendar_period", "CalendarPeriod"),
+        ("color", "Color"),
+        ("date", "Date"),
+        ("datetime", "DateTime"),
+        ("datetime", "TimeZone"),
+        ("dayofweek", "DayOfWeek"),
+        ("expr", "Expr"),
+        ("fraction", "Fraction"),
+        ("interval", "Interval"),
+        ("latlng", "LatLng"),
+        ("money", "Money"),
+        ("month", "Month"),
+        ("phone_number", "PhoneNumber"),
+        ("phone_number", "PhoneNumber.ShortCode"),
+        ("postal_address", "PostalAddress"),
+        ("quaternion", "Quaternion"),
+        ("timeofday", "TimeOfDay"),
+    ];
+    let mut files: Vec<&str> = types.iter().map(|(file, _)| *file).collect();
+    files.dedup();
+    let imports: Vec<String> = files.iter().map(|file| format!("import \"google/type/{file}.proto\";")).collect();
+    let fields: Vec<String> =
+        types.iter().enumerate().map(|(i, (_, name))| format!("  google.type.{name} f{i} = {};", i + 1)).collect();
+    let (imports, fields) = (imports.join("\n"), fields.join("\n"));
+    let text = format!("syntax = \"proto3\";\n{imports}\nmessage M {{\n{fields}\n}}\n");
+    let parsed = proto(&text);
+    assert!(parsed.canonical.contains("google.type.PhoneNumber.ShortCode f13 = 14;"), "{}", parsed.canonical);
+    // The wire contract of a few, as published.
+    let pool = &parsed.as_protobuf().expect("a Protobuf schema").pool;
+    let fields = |message: &str| -> Vec<(String, u32)> {
+        let descriptor = pool.get_message_by_name(message).unwrap_or_else(|| panic!("{message} is bundled"));
+        descriptor.fields().map(|f| (f.name().to_owned(), f.number())).collect()
+    };
+    let named =
+        |pairs: &[(&str, u32)]| -> Vec<(String, u32)> { pairs.iter().map(|(n, i)| ((*n).to_owned(), *i)).collect() };
+    assert_eq!(fields("google.type.Money"), named(&[("currency_code", 1), ("units", 2), ("nanos", 3)]));
+    assert_eq!(fields("google.type.Date"), named(&[("year", 1), ("month", 2), ("day", 3)]));
+    assert_eq!(fields("google.type.LatLng"), named(&[("latitude", 1), ("longitude", 2)]));
+    assert_eq!(fields("google.type.PostalAddress").len(), 11);
+    assert_eq!(pool.get_enum_by_name("google.type.Month").map(|e| e.values().len()), Some(13));
+    // The messages are the published ones: a Money written by a client with
+    // google.type compiled in reads back field by field.
+    let old = proto(
+        "syntax = \"proto3\";\nimport \"google/type/money.proto\";\nmessage M {\n  google.type.Money price = 1;\n}\n",
+    );
+    let new = proto(
+        "syntax = \"proto3\";\nimport \"google/type/money.proto\";\nmessage M {\n  google.type.Money price = 1;\n  google.type.Money tax = 2;\n}\n",
+    );
+    assert!(check_pair(CompatibilityLevel::Backward, &new, &old).is_empty());
+}
+
+#[test]
 fn normalize_ignores_field_order() {
     let a = parse(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage M { string b = 2; string a = 1; }\n", &[], true)
         .expect("parses");
