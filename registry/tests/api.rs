@@ -548,6 +548,32 @@ async fn a_permanently_deleted_id_is_not_served_from_memory(app: TestApp) {
     assert!(body["id"].as_i64().expect("id") > id);
 }
 
+async fn a_read_that_falls_back_to_another_context_is_not_kept_as_this_contexts_answer(app: TestApp) {
+    let team = record(&[("team", "string")]);
+    let (status, body) = app.call(Method::POST, "/subjects/:.team:x/versions", Some(json!({"schema": team}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["id"].as_i64().expect("id");
+    // `x` is only in `.team`: a read by id naming it falls back there.
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}?subject=x"), None).await;
+    assert_eq!((status, body["schema"].as_str()), (StatusCode::OK, Some(team.as_str())), "{body}");
+    // The default context has no such id, before and after that read.
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40403)), "{body}");
+    // When the default context's own schema takes that id, it is served under it.
+    let own = record(&[("own", "long")]);
+    let (status, body) = app.call(Method::POST, "/subjects/y/versions", Some(json!({"schema": own}))).await;
+    assert_eq!((status, body["id"].as_i64()), (StatusCode::OK, Some(id)), "{body}");
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
+    assert_eq!((status, body["schema"].as_str()), (StatusCode::OK, Some(own.as_str())), "{body}");
+    // A permanent delete in `.team` forgets what the fallback read.
+    for path in ["/subjects/:.team:x", "/subjects/:.team:x?permanent=true"] {
+        let (status, body) = app.call(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}?subject=:.team:x"), None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40403)), "{body}");
+}
+
 async fn every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_only_its_own(app: TestApp) {
     // Enough schemas to train the packing dictionary.
     let mut ids = Vec::new();
@@ -820,6 +846,7 @@ on_both_backends!(
     a_version_a_consumer_contract_references_cannot_be_permanently_deleted,
     contract_writes_obey_read_only_mode_and_subject_aliases,
     a_permanently_deleted_id_is_not_served_from_memory,
+    a_read_that_falls_back_to_another_context_is_not_kept_as_this_contexts_answer,
     every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_only_its_own,
     register_then_fetch_by_id_and_version_returns_the_canonical_text,
     register_returns_409_naming_the_field_when_a_field_without_default_is_added,

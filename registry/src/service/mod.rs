@@ -290,8 +290,10 @@ impl Registry {
         self.parsed.forget(&keys);
         // The packed answer first: a reader that unpacks one took its ticket on
         // `id_bodies` before, so this order refuses its fill (see `read.rs`).
-        // Forgotten even when the context has no number: the generation moves.
-        self.packed.forget(self.context_numbers.get(context), ids);
+        // Numbered before the generation moves: a reader that gives the
+        // context its number meanwhile fills under this same number, so its
+        // fill is either refused or removed here.
+        self.packed.forget(self.context_numbers.get_or_add(context), ids);
         self.id_bodies.forget(&keys);
     }
 

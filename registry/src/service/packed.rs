@@ -231,6 +231,8 @@ impl Slot {
 struct Shard {
     /// By context number, the slot of each id; an id's index is `id / SHARDS`.
     tables: Vec<Vec<u64>>,
+    /// By context number, how many ids its table holds: it bounds the table's length.
+    in_tables: Vec<usize>,
     /// The slots of ids that did not fit a table.
     aside: std::collections::HashMap<PackedKey, u64>,
     /// Records; each chunk is allocated once, at its final capacity.
@@ -279,25 +281,40 @@ impl Shard {
         Some((slot, allocated))
     }
 
-    /// Points the id at `slot`; the bytes newly allocated for that.
-    fn set(&mut self, number: u32, id: i64, slot: Slot) -> usize {
+    /// Points the id at `slot`; the bytes newly allocated for that. A table
+    /// grows to take the id only while it stays within twice its ids (plus
+    /// [`TABLE_SLACK`]) and the growth within `room`; otherwise the id is kept aside.
+    fn set(&mut self, number: u32, id: i64, slot: Slot, room: usize) -> usize {
+        /// What one id kept aside costs, the map's spare room included.
+        const ASIDE_BYTES: usize = 64;
         let number_index = number as usize;
-        if let Some(index) = Self::index(id)
-            && index < self.entries * 2 + TABLE_SLACK
-        {
-            if self.tables.len() <= number_index {
-                self.tables.resize_with(number_index + 1, Vec::new);
-            }
-            let table = &mut self.tables[number_index];
-            let before = table.capacity();
-            if table.len() <= index {
-                table.resize(index + 1, 0);
-            }
-            table[index] = slot.0;
-            return (table.capacity() - before) * std::mem::size_of::<u64>();
+        if self.tables.len() <= number_index {
+            self.tables.resize_with(number_index + 1, Vec::new);
+            self.in_tables.resize(number_index + 1, 0);
         }
-        self.aside.insert((number, id), slot.0);
-        std::mem::size_of::<(PackedKey, u64)>() * 2
+        let table = &mut self.tables[number_index];
+        let fits = |index: usize| {
+            let held = self.in_tables[number_index];
+            // A Vec grows to at least twice its capacity.
+            let grown = (index + 1).max(table.capacity() * 2);
+            let growth = if index < table.len() { 0 } else { (grown - table.capacity()) * size_of::<u64>() };
+            index < held * 2 + TABLE_SLACK && growth <= room
+        };
+        match Self::index(id) {
+            Some(index) if fits(index) => {
+                let before = table.capacity();
+                if table.len() <= index {
+                    table.resize(index + 1, 0);
+                }
+                table[index] = slot.0;
+                self.in_tables[number_index] += 1;
+                (table.capacity() - before) * size_of::<u64>()
+            }
+            _ => {
+                self.aside.insert((number, id), slot.0);
+                ASIDE_BYTES
+            }
+        }
     }
 
     /// Forgets the id's record; whether it had one. Its bytes stay until the tier is cleared.
@@ -305,6 +322,9 @@ impl Shard {
         let in_table = Self::index(id)
             .and_then(|index| self.tables.get_mut(number as usize)?.get_mut(index))
             .map_or(0, std::mem::take);
+        if in_table != 0 {
+            self.in_tables[number as usize] -= 1;
+        }
         let aside = self.aside.remove(&(number, id)).unwrap_or(0);
         let had = in_table != 0 || aside != 0;
         if had {
@@ -382,11 +402,12 @@ impl PackedTier {
                 // An id's answer never changes: the one held is this one.
                 return true;
             }
-            if self.used.load(Relaxed) + record.len() > self.budget {
+            let used = self.used.load(Relaxed) + record.len();
+            if used > self.budget {
                 return false;
             }
             let Some((slot, chunk_bytes)) = shard.append(&record) else { return false };
-            let table_bytes = shard.set(number, id, slot);
+            let table_bytes = shard.set(number, id, slot, self.budget - used);
             shard.entries += 1;
             self.used.fetch_add(chunk_bytes + table_bytes, Relaxed);
             self.entries.fetch_add(1, Relaxed);
@@ -400,11 +421,10 @@ impl PackedTier {
         self.generations.ticket()
     }
 
-    /// Forgets the answers of `ids` in the context numbered `number` (none:
-    /// the context has no answers here), refusing every fill in flight.
-    pub fn forget(&self, number: Option<u32>, ids: &[i64]) {
+    /// Forgets the answers of `ids` in the context numbered `number`,
+    /// refusing every fill in flight.
+    pub fn forget(&self, number: u32, ids: &[i64]) {
         self.generations.invalidate(|| {
-            let Some(number) = number else { return };
             for id in ids {
                 if self.shard(*id).write().remove(number, *id) {
                     self.entries.fetch_sub(1, Ordering::Relaxed);
@@ -525,18 +545,36 @@ mod tests {
             assert!(tier.fill(tier.ticket(), 0, id, &packed(1)));
         }
         let in_flight = tier.ticket();
-        tier.forget(Some(0), &[2, 1 << 40]);
+        tier.forget(0, &[2, 1 << 40]);
         assert_eq!(held(&tier, &packer, 2), None);
         assert_eq!(held(&tier, &packer, 1 << 40), None);
         assert_eq!(held(&tier, &packer, 1), Some(answer(1)));
         assert!(!tier.fill(in_flight, 0, 3, &packed(3)), "the read may predate the delete");
         let in_flight = tier.ticket();
-        tier.forget(None, &[1]);
+        tier.forget(5, &[1]);
         assert!(!tier.fill(in_flight, 0, 3, &packed(3)), "a context with no answers still moves the generation");
+        assert_eq!(held(&tier, &packer, 1), Some(answer(1)), "only the named context's ids are forgotten");
         tier.clear();
         assert_eq!(held(&tier, &packer, 1), None);
         assert_eq!(tier.used.load(Ordering::Relaxed), 0);
         assert!(tier.fill(tier.ticket(), 0, 1, &packed(1)));
+    }
+
+    #[test]
+    fn a_table_grows_with_its_own_contexts_ids_not_with_another_contexts() {
+        let (packer, tier) = (Packer::default(), tier());
+        let packed = packer.pack(&answer(1), 0).expect("packs");
+        for id in 0..20_000 {
+            assert!(tier.fill(tier.ticket(), 0, id, &packed));
+        }
+        let used = tier.used.load(Ordering::Relaxed);
+        // A far id in a context that holds nothing yet is kept aside: its
+        // table does not grow to the default context's length.
+        assert!(tier.fill(tier.ticket(), 1, 100_000, &packed));
+        let grown = tier.used.load(Ordering::Relaxed) - used;
+        assert!(grown < 16 * 1024, "{grown} bytes for one id");
+        assert_eq!(tier.get(&packer, 1, 100_000).map(|(body, _)| body), Some(answer(1)));
+        assert_eq!(tier.shard(100_000).read().aside.len(), 1);
     }
 
     #[test]

@@ -410,10 +410,13 @@ impl Registry {
         let packed_ticket = self.packed.ticket();
         let record = self.schema_by_id(id, subject).await?;
         let body = SchemaJson::of(&record)?;
+        // Kept under the context the schema lives in: a read that fell back
+        // to another context's schema must not make it this context's answer,
+        // and a permanent delete there evicts it.
         if let Some(packed) = self.packer.pack(&body.body, body.hash) {
-            self.packed.fill(packed_ticket, self.context_numbers.get_or_add(&context), id, &packed);
+            self.packed.fill(packed_ticket, self.context_numbers.get_or_add(&record.context), id, &packed);
         }
-        self.id_bodies.fill(ticket, (context.into_owned(), id), body.clone());
+        self.id_bodies.fill(ticket, (record.context.clone(), id), body.clone());
         Ok(body)
     }
 
