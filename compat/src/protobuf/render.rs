@@ -129,7 +129,10 @@ fn message_text(message: &DescriptorProto) -> String {
         body.push('\n');
         body.push_str(&indent(&format!("extensions {};", ranges.join(", "))));
     }
-    let nested: Vec<&DescriptorProto> = message.nested_type.iter().filter(|m| !is_map_entry(m)).collect();
+    let is_group =
+        |m: &DescriptorProto| message.field.iter().any(|f| group_of(f, message).is_some_and(|g| g.name() == m.name()));
+    let nested: Vec<&DescriptorProto> =
+        message.nested_type.iter().filter(|m| !is_map_entry(m) && !is_group(m)).collect();
     if !nested.is_empty() || !message.enum_type.is_empty() {
         body.push('\n');
         for nested in nested {
@@ -180,8 +183,13 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label:
     };
     let mut options: Vec<String> = Vec::new();
     if let Some(default) = &field.default_value {
-        let quoted = matches!(field.r#type.and_then(|t| Type::try_from(t).ok()), Some(Type::String | Type::Bytes));
-        options.push(format!("default = {}", if quoted { quote(default.as_bytes()) } else { default.clone() }));
+        // A descriptor holds a bytes default C-escaped already, a string default as its text.
+        let literal = match field.r#type.and_then(|t| Type::try_from(t).ok()) {
+            Some(Type::Bytes) => format!("\"{default}\""),
+            Some(Type::String) => quote(default.as_bytes()),
+            _ => default.clone(),
+        };
+        options.push(format!("default = {literal}"));
     }
     if let Some(field_options) = &field.options {
         if let Some(packed) = field_options.packed {
@@ -195,7 +203,12 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label:
     if let Some(json_name) = &field.json_name {
         options.push(format!("json_name = {}", quote(json_name.as_bytes())));
     }
-    let mut text = format!("{label}{ty} {} = {}", field.name(), field.number());
+    let group = group_of(field, scope);
+    let mut text = match group {
+        // A group keeps its wire form (start and end tags): as written, not as a message field.
+        Some(body) => format!("{label}group {} = {}", body.name(), field.number()),
+        None => format!("{label}{ty} {} = {}", field.name(), field.number()),
+    };
     match options.len() {
         0 => {}
         1 => {
@@ -205,8 +218,25 @@ fn field_text(field: &FieldDescriptorProto, scope: &DescriptorProto, with_label:
             let _ = write!(text, " [\n{}]", indent(&options.join(",\n")));
         }
     }
-    text.push_str(";\n");
+    match group {
+        Some(body) => {
+            let message = message_text(body);
+            let header = format!("message {} ", body.name());
+            text.push(' ');
+            text.push_str(message.strip_prefix(&header).unwrap_or(&message));
+        }
+        None => text.push_str(";\n"),
+    }
     text
+}
+
+/// The message that holds a group field's fields, nested in `scope` under the group's name.
+fn group_of<'m>(field: &FieldDescriptorProto, scope: &'m DescriptorProto) -> Option<&'m DescriptorProto> {
+    if field.r#type.and_then(|t| Type::try_from(t).ok()) != Some(Type::Group) {
+        return None;
+    }
+    let short = field.type_name().rsplit('.').next()?;
+    scope.nested_type.iter().find(|m| m.name() == short)
 }
 
 fn enum_text(enumeration: &EnumDescriptorProto) -> String {

@@ -102,6 +102,30 @@ fn every_google_type_confluent_bundles_resolves_without_registration() {
 }
 
 #[test]
+fn groups_and_bytes_defaults_print_as_written_and_read_back_the_same() {
+    let text = "syntax = \"proto2\";\nmessage M {\n  optional group Item = 4 {\n    optional string name = 1;\n  }\n  optional bytes data = 1 [default = \"\\x00\\001a\\\"\"];\n  optional string s = 2 [default = \"q\\\"\"];\n}\n";
+    let parsed = proto(text);
+    // A group keeps its wire form; a bytes default keeps its bytes.
+    assert!(
+        parsed.canonical.contains("  optional group Item = 4 {\n    optional string name = 1;\n  }\n"),
+        "{}",
+        parsed.canonical
+    );
+    assert!(!parsed.canonical.contains("message Item"), "{}", parsed.canonical);
+    assert!(parsed.canonical.contains(r#"[default = "\000\001a\""]"#), "{}", parsed.canonical);
+    assert!(parsed.canonical.contains(r#"[default = "q\""]"#), "{}", parsed.canonical);
+    // Printing is a fixed point, normalized or not.
+    let reread = proto(&parsed.canonical);
+    assert_eq!(reread.canonical, parsed.canonical);
+    let normalized = parse(SchemaType::Protobuf, text, &[], true).expect("parses");
+    let again = parse(SchemaType::Protobuf, &normalized.canonical, &[], true).expect("parses");
+    assert_eq!(again.canonical, normalized.canonical);
+    let pool = &reread.as_protobuf().expect("a Protobuf schema").pool;
+    let item = pool.get_message_by_name("M").and_then(|m| m.get_field_by_name("item")).expect("the group's field");
+    assert!(item.is_group(), "the group is still a group once printed and read back");
+}
+
+#[test]
 fn normalize_ignores_field_order() {
     let a = parse(SchemaType::Protobuf, "syntax = \"proto3\";\nmessage M { string b = 2; string a = 1; }\n", &[], true)
         .expect("parses");
