@@ -245,6 +245,13 @@ pub struct CacheCounters {
     pub misses: Counter,
 }
 
+impl CacheCounters {
+    /// Counts one lookup, answered or not.
+    pub fn count(&self, hit: bool) {
+        if hit { &self.hits } else { &self.misses }.increment(1);
+    }
+}
+
 pub fn cache_counters(cache: &'static str) -> CacheCounters {
     CacheCounters {
         hits: counter!("stele_cache_hits_total", "cache" => cache),

@@ -145,7 +145,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
 
     /// Counts a lookup answered elsewhere.
     pub fn counted(&self, hit: bool) {
-        if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);
+        self.counters.count(hit);
     }
 
     /// Taken before reading storage for a fill.

@@ -26,9 +26,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// A packed answer's key: its context's number (see [`ContextNumbers`]) and its id.
 pub type PackedKey = (u32, i64);
 
-/// Contexts numbered for [`PackedKey`]: a key of two integers is hashed and
-/// compared without following a pointer to the context's text (a cache miss
-/// per lookup in a table of a million), and takes 16 bytes. Contexts are few
+/// Contexts numbered for the [`PackedTier`]: a context's number picks its
+/// tables, so a lookup never compares the context's text. Contexts are few
 /// and never renumbered; the default context is 0.
 #[derive(Default)]
 pub struct ContextNumbers {
@@ -237,8 +236,6 @@ struct Shard {
     aside: std::collections::HashMap<PackedKey, u64>,
     /// Records; each chunk is allocated once, at its final capacity.
     chunks: Vec<Vec<u8>>,
-    /// Records held.
-    entries: usize,
 }
 
 impl Shard {
@@ -326,11 +323,7 @@ impl Shard {
             self.in_tables[number as usize] -= 1;
         }
         let aside = self.aside.remove(&(number, id)).unwrap_or(0);
-        let had = in_table != 0 || aside != 0;
-        if had {
-            self.entries -= 1;
-        }
-        had
+        in_table != 0 || aside != 0
     }
 }
 
@@ -408,7 +401,6 @@ impl PackedTier {
             }
             let Some((slot, chunk_bytes)) = shard.append(&record) else { return false };
             let table_bytes = shard.set(number, id, slot, self.budget - used);
-            shard.entries += 1;
             self.used.fetch_add(chunk_bytes + table_bytes, Relaxed);
             self.entries.fetch_add(1, Relaxed);
             true
@@ -451,7 +443,7 @@ impl PackedTier {
 
     /// Counts a lookup.
     pub fn counted(&self, hit: bool) {
-        if hit { &self.counters.hits } else { &self.counters.misses }.increment(1);
+        self.counters.count(hit);
     }
 
     /// Reports its entries and bytes.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use stele_compat::CheckOptions;
-use stele_compat::level::{VersionFailure, check_directions, check_level_with};
+use stele_compat::level::{VersionFailure, check_level_with};
 use stele_compat::wire::{self, ProofOptions};
 use stele_compat::{CompatibilityLevel, Incompatibility, ParsedSchema, SchemaType};
 
@@ -211,23 +211,6 @@ fn check_history(
     failure
 }
 
-/// Checks `new` against one version under `level`, in its own span, counting the findings.
-fn check_one(
-    level: CompatibilityLevel,
-    new: &ParsedSchema,
-    old: &ParsedSchema,
-    options: CheckOptions,
-) -> Option<VersionFailure> {
-    let span = tracing::info_span!("compat.check", compatibility.level = %level, schema.r#type = new.schema_type.as_str(), versions = 1, compatible = tracing::field::Empty);
-    let _entered = span.enter();
-    let failure = VersionFailure::of(0, check_directions(level, new, old, &options));
-    span.record("compatible", failure.is_none());
-    if let Some(failure) = &failure {
-        record_findings(&failure.problems, new.schema_type);
-    }
-    failure
-}
-
 /// Config `wireProof`: what the wire oracle's counter-examples do.
 fn wire_enforcement(config: &crate::store::ConfigRecord) -> super::Enforcement {
     super::Enforcement::parse(config.wire_proof.as_deref())
@@ -287,10 +270,8 @@ async fn judge(
     };
     let work = move || {
         let previous: Vec<&ParsedSchema> = previous.iter().map(AsRef::as_ref).collect();
-        let rules = match compared {
-            Compared::Level => check_history(level, &new, &previous, options),
-            Compared::Chosen => previous.first().and_then(|old| check_one(level, &new, old, options)),
-        };
+        // A chosen version is a history of one, which every level but NONE compares.
+        let rules = check_history(level, &new, &previous, options);
         let wire = proof.and_then(|proof| {
             // A chosen version is compared alone, at every level, as the rules do.
             let only =
