@@ -89,11 +89,11 @@ fn describe() {
     describe_counter!("stele_db_errors_total", "Database statements that failed, by kind.");
     describe_counter!(
         "stele_db_write_batches_total",
-        "Group commits of new versions (SQLite): transactions, each with one flush to disk."
+        "Group commits of new versions: transactions, each with one flush to disk."
     );
     describe_counter!(
         "stele_db_batched_writes_total",
-        "New versions written through group commits (SQLite); divided by the batches, the mean batch size."
+        "New versions written through group commits; divided by the batches, the mean batch size."
     );
     describe_histogram!(
         "stele_cache_invalidation_lag_seconds",

@@ -2,7 +2,8 @@
 //!
 //! - 2 replicas, 16 concurrent writers, 2,000 registrations: no duplicate ids,
 //!   no duplicate or missing versions, one id per schema, an id's content the
-//!   same through both replicas and in the database.
+//!   same through both replicas and in the database; and registrations were
+//!   committed in groups.
 //! - A write through one replica is visible through the other within a second,
 //!   also right after the replica's LISTEN connection was terminated.
 //! - A registration answered 200 survives `kill -9`, on SQLite and PostgreSQL.
@@ -111,6 +112,20 @@ fn two_replicas_with_16_writers_keep_every_invariant_over_2000_registrations() {
     );
     assert_eq!(gaps.trim(), "0", "version gaps in the database");
     check(&[replicas[0].addr, replicas[1].addr], &Database::Postgres(database), &Ledger::default());
+
+    // Group commit: with 8 writers on each replica, some transactions held
+    // several registrations (every new version went through one of them).
+    let (mut batches, mut batched) = (0.0, 0.0);
+    for replica in &replicas {
+        let scrape = http::send(replica.addr, "GET", "/metrics", &[], None).expect("scrape").body;
+        let counter = |name: &str| -> f64 {
+            scrape.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+        };
+        batches += counter("stele_db_write_batches_total");
+        batched += counter("stele_db_batched_writes_total");
+    }
+    assert!(batches > 0.0, "registrations went through group commits");
+    assert!(batched > batches, "some group commits held several registrations: {batched} in {batches} transactions");
 }
 
 /// Polls `check` for up to a second.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::sql::{SubjectLock, sql_store};
 
@@ -26,9 +26,16 @@ pub const RECONNECTED: &str = "reconnect";
 /// The migrations this build applies.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// At most this many registrations share one transaction: each runs in a
+/// savepoint, and PostgreSQL keeps 64 subtransactions per backend in shared
+/// memory; past them, every other session's snapshot reads `pg_subtrans`.
+const MAX_BATCH: usize = 32;
+
 pub struct PostgresStore {
     pool: PgPool,
     changes: broadcast::Sender<String>,
+    /// The group-commit writer's queue (see [`sql`](super::sql)).
+    inserts: mpsc::Sender<super::sql::PendingInsert>,
 }
 
 impl PostgresStore {
@@ -44,7 +51,9 @@ impl PostgresStore {
         let (changes, _) = broadcast::channel(1024);
         let listener = listen(&pool).await?;
         tokio::spawn(forward_changes(pool.clone(), listener, changes.clone()));
-        Ok(PostgresStore { pool, changes })
+        let (inserts, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(group_commit(pool.clone(), queue));
+        Ok(PostgresStore { pool, changes, inserts })
     }
 
     #[expect(clippy::unnecessary_wraps, reason = "the shared Store implementation calls it on every backend")]
@@ -102,7 +111,12 @@ async fn forward_changes(pool: PgPool, mut listener: PgListener, sender: broadca
 }
 
 async fn begin_write(store: &PostgresStore) -> Result<Tx> {
-    Ok(store.pool.begin().await?)
+    begin_batch(&store.pool).await
+}
+
+/// A group commit's transaction.
+async fn begin_batch(pool: &PgPool) -> Result<Tx> {
+    Ok(pool.begin().await?)
 }
 
 /// Takes transaction-scoped advisory locks, in the order given (sorted by key).
@@ -127,19 +141,6 @@ async fn notify(tx: &mut Tx, kind: &str) -> Result<()> {
     let payload = format!("{kind}@{}", super::now_millis());
     sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await?;
     Ok(())
-}
-
-/// One registration, one transaction. Registrations in one context queue on
-/// its id counter row until each commits; PostgreSQL flushes the WAL of
-/// transactions that commit together at once.
-async fn insert_version(store: &PostgresStore, new: NewVersion) -> Result<InsertOutcome> {
-    let mut tx = store.begin().await?;
-    let outcome = insert_in(&mut tx, &new).await?;
-    if matches!(outcome, InsertOutcome::Inserted { .. }) {
-        notify(&mut tx, "version").await?;
-        tx.commit().await?;
-    }
-    Ok(outcome)
 }
 
 sql_store!(PostgresStore);

@@ -40,7 +40,21 @@
 //!
 //! Because every transaction takes subject locks before at most one counter
 //! lock, and subject locks in one global order, no two transactions can wait on
-//! each other in a cycle: there are no deadlocks. After a lock is granted,
+//! each other in a cycle: there are no deadlocks.
+//!
+//! # Group commit
+//! A transaction that commits waits for its flush to disk, and registrations
+//! in one context queue on its counter row until the one before commits: one
+//! flush per registration. So new versions go through one writer task per
+//! process, which takes every registration waiting when it starts a
+//! transaction (up to the backend's `MAX_BATCH`, one context at a time), runs
+//! each inside its own savepoint and commits them together: one flush for the
+//! batch. A batch keeps the lock order: it takes every subject lock its
+//! registrations need first, all at once in the global order, then the one
+//! counter of its context. A registration whose checks fail rolls back to its
+//! savepoint and leaves the others alone; if the commit fails, every
+//! registration in the batch gets the error and none was stored. Nobody is
+//! answered before the commit that holds their version. After a lock is granted,
 //! PostgreSQL's READ COMMITTED gives each later statement a fresh snapshot, so
 //! the checks see everything the previous holder committed.
 //!
@@ -69,6 +83,10 @@
 
 use std::collections::BTreeMap;
 
+/// A registration waiting for the group-commit writer, and where its outcome goes.
+pub(super) type PendingInsert =
+    (super::NewVersion, tokio::sync::oneshot::Sender<crate::error::Result<super::InsertOutcome>>);
+
 /// A lock on one subject for the length of a write transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SubjectLock {
@@ -79,15 +97,15 @@ pub(super) struct SubjectLock {
 /// The subject locks a write takes, in the one global order: exclusive on
 /// `written`, shared on each of `referenced`; one lock per key (exclusive wins),
 /// sorted by key.
-pub(super) fn subject_locks<'a>(
-    written: Option<&str>,
+pub(super) fn subject_locks<'a, 'b>(
+    written: impl IntoIterator<Item = &'b str>,
     referenced: impl IntoIterator<Item = &'a str>,
 ) -> Vec<SubjectLock> {
     let mut locks: BTreeMap<i64, bool> = BTreeMap::new();
     for subject in referenced {
         locks.entry(lock_key(subject)).or_insert(false);
     }
-    if let Some(subject) = written {
+    for subject in written {
         locks.insert(lock_key(subject), true);
     }
     locks.into_iter().map(|(key, exclusive)| SubjectLock { key, exclusive }).collect()
@@ -323,12 +341,15 @@ macro_rules! sql_store {
         /// One registration's checks and writes inside `tx`: the new version (and
         /// schema, when new) on success. Any other outcome may have written part
         /// of it, so the caller commits only `Inserted` (rolling back otherwise),
-        /// after telling other replicas.
-        async fn insert_in(tx: &mut Tx, new: &NewVersion) -> Result<InsertOutcome> {
+        /// after telling other replicas. Takes its subject locks unless
+        /// `subjects_locked` (a batch took them all first).
+        async fn insert_in(tx: &mut Tx, new: &NewVersion, subjects_locked: bool) -> Result<InsertOutcome> {
             let subject = new.subject.qualified();
             let context = new.subject.context.clone();
-            let locks = subject_locks(Some(&subject), new.reference_targets.iter().map(|(s, _)| s.as_str()));
-            lock_subjects(tx, &locks).await?;
+            if !subjects_locked {
+                let referenced = new.reference_targets.iter().map(|(s, _)| s.as_str());
+                lock_subjects(tx, &subject_locks(Some(subject.as_str()), referenced)).await?;
+            }
             if let Some(missing) = missing_reference(tx, &new.reference_targets).await? {
                 return Ok(InsertOutcome::ReferenceGone(missing));
             }
@@ -408,6 +429,90 @@ macro_rules! sql_store {
         /// new (inserted here); `None` when an explicit id holds another schema.
         /// Called under the context's counter lock, with the id `existing` that
         /// holds the schema's fingerprint already.
+        /// Hands a registration to the group-commit writer and waits for its commit.
+        async fn insert_version(store: &$store, new: NewVersion) -> Result<InsertOutcome> {
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            let stopped = || RegistryError::Internal("the registration writer has stopped".into());
+            store.inserts.send((new, reply)).await.map_err(|_| stopped())?;
+            outcome.await.map_err(|_| stopped())?
+        }
+
+        /// The group-commit writer (module docs): one transaction for every
+        /// registration of a context waiting, until the store is dropped.
+        async fn group_commit(writer: sqlx::Pool<Db>, mut queue: tokio::sync::mpsc::Receiver<$crate::store::sql::PendingInsert>) {
+            let mut waiting = Vec::with_capacity(MAX_BATCH);
+            while queue.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+                // One context per transaction: at most one counter lock each.
+                while let Some((first, _)) = waiting.first() {
+                    let context = first.subject.context.clone();
+                    let (batch, rest): (Vec<_>, Vec<_>) =
+                        std::mem::take(&mut waiting).into_iter().partition(|(new, _)| new.subject.context == context);
+                    waiting = rest;
+                    commit_batch(&writer, batch).await;
+                }
+            }
+        }
+
+        /// Stores `batch` in one transaction and answers each registration.
+        async fn commit_batch(writer: &sqlx::Pool<Db>, batch: Vec<$crate::store::sql::PendingInsert>) {
+            let (news, replies): (Vec<NewVersion>, Vec<_>) = batch.into_iter().unzip();
+            $crate::metrics::write_batch(news.len());
+            match insert_batch(writer, &news).await {
+                Ok(outcomes) => {
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, registrations = news.len(), "a batch of registrations failed to commit");
+                    for reply in replies {
+                        let _ = reply
+                            .send(Err(RegistryError::Internal(format!("the registration was not stored: {error}"))));
+                    }
+                }
+            }
+        }
+
+        /// Runs `news` in one transaction, each after its own savepoint; the
+        /// outcome of each, or the error that stored none of them.
+        async fn insert_batch(writer: &sqlx::Pool<Db>, news: &[NewVersion]) -> Result<Vec<Result<InsertOutcome>>> {
+            let inserted = |outcome: &Result<InsertOutcome>| matches!(outcome, Ok(InsertOutcome::Inserted { .. }));
+            let started = std::time::Instant::now();
+            let mut tx = begin_batch(writer).await?;
+            $crate::metrics::db_acquired(started.elapsed());
+            if let [new] = news {
+                // Alone in its transaction: the transaction is its savepoint.
+                let outcome = insert_in(&mut tx, new, false).await;
+                if inserted(&outcome) {
+                    notify(&mut tx, "version").await?;
+                    tx.commit().await?;
+                }
+                return Ok(vec![outcome]);
+            }
+            // Every subject lock of the batch first, in the global order: a
+            // registration taking its own later could wait on another batch
+            // that waits on this one's counter lock.
+            let written: Vec<String> = news.iter().map(|new| new.subject.qualified()).collect();
+            let referenced = news.iter().flat_map(|new| new.reference_targets.iter().map(|(s, _)| s.as_str()));
+            lock_subjects(&mut tx, &subject_locks(written.iter().map(String::as_str), referenced)).await?;
+            let mut outcomes = Vec::with_capacity(news.len());
+            for new in news {
+                // Savepoints stack up until the commit; a rollback undoes only the
+                // writes since the latest one of the name, this registration's.
+                sqlx::query("SAVEPOINT registration").execute(&mut *tx).await?;
+                let outcome = insert_in(&mut tx, new, true).await;
+                if !inserted(&outcome) {
+                    sqlx::query("ROLLBACK TO SAVEPOINT registration").execute(&mut *tx).await?;
+                }
+                outcomes.push(outcome);
+            }
+            if outcomes.iter().any(inserted) {
+                notify(&mut tx, "version").await?;
+            }
+            tx.commit().await?;
+            Ok(outcomes)
+        }
+
         async fn schema_id_for(
             tx: &mut Tx,
             new: &NewVersion,
@@ -596,7 +701,7 @@ macro_rules! sql_store {
             async fn versions_soft_delete(&self, subject: &Subject, versions: &[i32]) -> Result<DeleteOutcome> {
                 let qualified = subject.qualified();
                 let mut tx = self.begin().await?;
-                lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
+                lock_subjects(&mut tx, &subject_locks(Some(qualified.as_str()), [])).await?;
                 if let Some(refused) = check_deletable(&mut tx, &qualified, versions, false).await? {
                     return Ok(refused);
                 }
@@ -621,7 +726,7 @@ macro_rules! sql_store {
             ) -> Result<DeleteOutcome> {
                 let qualified = subject.qualified();
                 let mut tx = self.begin().await?;
-                lock_subjects(&mut tx, &subject_locks(Some(&qualified), [])).await?;
+                lock_subjects(&mut tx, &subject_locks(Some(qualified.as_str()), [])).await?;
                 if let Some(refused) = check_deletable(&mut tx, &qualified, versions, true).await? {
                     return Ok(refused);
                 }
@@ -763,7 +868,7 @@ macro_rules! sql_store {
                 reference_targets: &[(String, i32)],
             ) -> Result<Option<MissingReference>> {
                 let mut tx = self.begin().await?;
-                lock_subjects(&mut tx, &subject_locks(None, reference_targets.iter().map(|(s, _)| s.as_str()))).await?;
+                lock_subjects(&mut tx, &subject_locks(None::<&str>, reference_targets.iter().map(|(s, _)| s.as_str()))).await?;
                 if let Some(missing) = missing_reference(&mut tx, reference_targets).await? {
                     return Ok(Some(missing));
                 }

@@ -19,21 +19,15 @@
 //! few minutes of loading schemas, all of which a restart must read).
 //!
 //! # Group commit
-//! With one writer, every transaction pays its own `fsync`, which bounds
-//! registrations to one per disk flush. New versions therefore go through one
-//! writer task that takes every registration waiting when it starts a
-//! transaction (up to [`MAX_BATCH`]), runs each inside its own savepoint, and
-//! commits them together: one flush for the batch. A registration whose checks
-//! fail rolls back to its savepoint and leaves the others alone; if the commit
-//! fails, every registration in the batch gets the error and none was stored.
-//! Nobody is answered before the commit that holds their version.
+//! With one writer, every transaction pays its own `fsync`. New versions go
+//! through [`sql`](super::sql)'s group commit: one flush per batch.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 
 use super::sql::{SubjectLock, sql_store};
 
@@ -48,16 +42,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 /// At most this many registrations share one transaction.
 const MAX_BATCH: usize = 128;
 
-/// A registration waiting for the writer task, and where its outcome goes.
-type PendingInsert = (NewVersion, oneshot::Sender<Result<InsertOutcome>>);
-
 pub struct SqliteStore {
     /// Reads.
     pool: SqlitePool,
     /// Write transactions: one connection (see the module docs).
     writer: SqlitePool,
     /// The group-commit writer's queue (see the module docs).
-    inserts: mpsc::Sender<PendingInsert>,
+    inserts: mpsc::Sender<super::sql::PendingInsert>,
     /// Held while the store is open: see [`SqliteStore::connect`].
     _exclusive: Option<std::fs::File>,
 }
@@ -130,10 +121,11 @@ fn exclusive_lock(database: &std::path::Path) -> Result<Option<std::fs::File>> {
 /// Every write transaction holds the database's one write lock from its start,
 /// on the one writer connection.
 async fn begin_write(store: &SqliteStore) -> Result<Tx> {
-    begin_on(&store.writer).await
+    begin_batch(&store.writer).await
 }
 
-async fn begin_on(writer: &SqlitePool) -> Result<Tx> {
+/// A group commit's transaction, on the one writer connection.
+async fn begin_batch(writer: &SqlitePool) -> Result<Tx> {
     Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
 }
 
@@ -153,68 +145,6 @@ const BYTE_ORDER: &str = "";
 #[expect(clippy::unused_async, reason = "the same signature as PostgreSQL's, which writes")]
 async fn notify(_tx: &mut Tx, _kind: &str) -> Result<()> {
     Ok(())
-}
-
-/// Hands a registration to the group-commit writer and waits for its commit.
-async fn insert_version(store: &SqliteStore, new: NewVersion) -> Result<InsertOutcome> {
-    let (reply, outcome) = oneshot::channel();
-    let stopped = || RegistryError::Internal("the SQLite writer has stopped".into());
-    store.inserts.send((new, reply)).await.map_err(|_| stopped())?;
-    outcome.await.map_err(|_| stopped())?
-}
-
-/// The group-commit writer: one transaction for every registration waiting,
-/// until the store is dropped.
-async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<PendingInsert>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (news, replies): (Vec<NewVersion>, Vec<_>) = batch.drain(..).unzip();
-        crate::metrics::write_batch(news.len());
-        match insert_batch(&writer, &news).await {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
-                }
-            }
-            Err(error) => {
-                tracing::error!(error = %error, registrations = news.len(), "a batch of registrations failed to commit");
-                for reply in replies {
-                    let _ =
-                        reply.send(Err(RegistryError::Internal(format!("the registration was not stored: {error}"))));
-                }
-            }
-        }
-    }
-}
-
-/// Runs `news` in one transaction, each after its own savepoint; the outcome
-/// of each, or the error that stored none of them.
-async fn insert_batch(writer: &SqlitePool, news: &[NewVersion]) -> Result<Vec<Result<InsertOutcome>>> {
-    let started = std::time::Instant::now();
-    let mut tx = begin_on(writer).await?;
-    crate::metrics::db_acquired(started.elapsed());
-    if let [new] = news {
-        // Alone in its transaction: the transaction is its savepoint.
-        let outcome = insert_in(&mut tx, new).await;
-        if matches!(outcome, Ok(InsertOutcome::Inserted { .. })) {
-            tx.commit().await?;
-        }
-        return Ok(vec![outcome]);
-    }
-    let mut outcomes = Vec::with_capacity(news.len());
-    for new in news {
-        // Savepoints stack up until the commit; a rollback undoes only the
-        // writes since the latest one of the name, this registration's.
-        sqlx::query("SAVEPOINT registration").execute(&mut *tx).await?;
-        let outcome = insert_in(&mut tx, new).await;
-        if !matches!(outcome, Ok(InsertOutcome::Inserted { .. })) {
-            sqlx::query("ROLLBACK TO SAVEPOINT registration").execute(&mut *tx).await?;
-        }
-        outcomes.push(outcome);
-    }
-    notify(&mut tx, "version").await?;
-    tx.commit().await?;
-    Ok(outcomes)
 }
 
 sql_store!(SqliteStore);
