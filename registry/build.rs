@@ -1,12 +1,15 @@
 //! Records the commit being built (`STELE_COMMIT`) for `stele_build_info`:
 //! `STELE_COMMIT` from the environment when set, else `git rev-parse`, else
-//! `unknown` (a build from a source archive).
+//! `unknown` (a build from a source archive). And rebuilds the crate when a
+//! migration is added or changed: `sqlx::migrate!` embeds them, and cargo
+//! cannot see that on its own.
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=STELE_COMMIT");
+    println!("cargo:rerun-if-changed=migrations");
     let commit = std::env::var("STELE_COMMIT").ok().filter(|c| !c.is_empty()).or_else(git_commit);
     println!("cargo:rustc-env=STELE_COMMIT={}", commit.as_deref().unwrap_or("unknown"));
 }
