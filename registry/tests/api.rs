@@ -244,9 +244,9 @@ async fn concurrent_registrations_of_different_schemas_under_one_subject_get_den
     assert_eq!(seen, ids, "every version holds one of the registered schemas, each exactly once");
 }
 
-/// Registrations that arrive together share one transaction on SQLite (group
-/// commit): one that fails after its first writes leaves nothing behind, and
-/// the others keep their versions.
+/// Registrations that arrive together share one transaction (group commit),
+/// each after its own savepoint: one that fails after its first writes leaves
+/// nothing behind, and the others keep their versions.
 async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) {
     let app = Arc::new(app);
     let (status, body) = app.call(Method::PUT, "/mode", Some(json!({"mode": "IMPORT"}))).await;

@@ -8,7 +8,8 @@
 //!   the body was read, so the connection stays usable for the next request.
 //! - **Timeout.** A request that takes longer than the limit is answered
 //!   with Confluent's 50002 ("operation timed out"; HTTP 500, as Confluent
-//!   answers it), its work dropped.
+//!   answers it), its work dropped; except a registration's, which runs on
+//!   to its end (it may be stored already: see `subjects::to_completion`).
 //! - **Concurrency** is a semaphore in front of the stack: requests over the
 //!   limit wait for a slot, they are not refused. (The cached
 //!   `GET /schemas/ids/{id}` answer is served before it: it holds nothing.)

@@ -104,7 +104,10 @@ pub async fn register(
     let request = register_request(&parse_body(&body)?)?;
     let schema_type = schema_type_label(request.schema_type.as_deref());
     let params = Params::parse(query.as_deref());
-    let outcome = state.registry.register(&subject, request, params.flag("normalize")).await?;
+    let outcome = {
+        let (state, subject) = (state.clone(), subject.clone());
+        to_completion(async move { state.registry.register(&subject, request, params.flag("normalize")).await }).await?
+    };
     let answer = match &outcome.view {
         Some(view) => Registered::Full(view),
         None => Registered::Id(IdOnly { id: outcome.id }),
@@ -126,11 +129,22 @@ pub async fn register(
     Ok(response)
 }
 
+/// Runs a write to its end even when the request is dropped first (its
+/// client went away, or its time ran out): a registration handed to the
+/// group-commit writer is stored whether or not anyone waits for it, and what
+/// follows its commit (this process's cache evictions, the webhook event) must
+/// happen with it.
+async fn to_completion<T: Send + 'static>(write: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    tokio::spawn(tracing::Instrument::in_current_span(write))
+        .await
+        .map_err(|error| RegistryError::Internal(format!("the write did not finish: {error}")))?
+}
+
 /// `POST /subjects/{s}/versions/{v}/tags`: a new version with tags changed.
 pub async fn tags(State(state): State<AppState>, path: RawPathParams, body: Bytes) -> Result<Response> {
     let (subject, selector) = subject_and_version(&path)?;
     let request = super::wire::tags_request(&parse_body(&body)?)?;
-    let outcome = state.registry.modify_tags(&subject, selector, request).await?;
+    let outcome = to_completion(async move { state.registry.modify_tags(&subject, selector, request).await }).await?;
     Ok(match &outcome.view {
         Some(view) => ok(view.as_ref()),
         None => ok(&IdOnly { id: outcome.id }),

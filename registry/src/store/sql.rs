@@ -425,16 +425,17 @@ macro_rules! sql_store {
             Ok(InsertOutcome::Inserted { id, version })
         }
 
-        /// The id a registration stores under and whether its schema row is
-        /// new (inserted here); `None` when an explicit id holds another schema.
-        /// Called under the context's counter lock, with the id `existing` that
-        /// holds the schema's fingerprint already.
         /// Hands a registration to the group-commit writer and waits for its commit.
         async fn insert_version(store: &$store, new: NewVersion) -> Result<InsertOutcome> {
             let (reply, outcome) = tokio::sync::oneshot::channel();
-            let stopped = || RegistryError::Internal("the registration writer has stopped".into());
-            store.inserts.send((new, reply)).await.map_err(|_| stopped())?;
-            outcome.await.map_err(|_| stopped())?
+            store
+                .inserts
+                .send((new, reply))
+                .await
+                .map_err(|_| RegistryError::Internal("the registration writer has stopped".into()))?;
+            // Dropped unanswered only when its batch's task failed (a panic):
+            // the transaction was dropped with it, uncommitted.
+            outcome.await.map_err(|_| RegistryError::Internal("the registration's batch failed; nothing was stored".into()))?
         }
 
         /// The group-commit writer (module docs): one transaction for every
@@ -448,28 +449,45 @@ macro_rules! sql_store {
                     let (batch, rest): (Vec<_>, Vec<_>) =
                         std::mem::take(&mut waiting).into_iter().partition(|(new, _)| new.subject.context == context);
                     waiting = rest;
-                    commit_batch(&writer, batch).await;
+                    // A task of its own, so a panic fails this batch (its
+                    // waiters are told) and not the writer.
+                    if let Err(error) = tokio::spawn(commit_batch(writer.clone(), batch)).await {
+                        tracing::error!(%error, "a batch of registrations failed");
+                    }
                 }
             }
         }
 
         /// Stores `batch` in one transaction and answers each registration.
-        async fn commit_batch(writer: &sqlx::Pool<Db>, batch: Vec<$crate::store::sql::PendingInsert>) {
+        async fn commit_batch(writer: sqlx::Pool<Db>, batch: Vec<$crate::store::sql::PendingInsert>) {
             let (news, replies): (Vec<NewVersion>, Vec<_>) = batch.into_iter().unzip();
             $crate::metrics::write_batch(news.len());
-            match insert_batch(writer, &news).await {
-                Ok(outcomes) => {
-                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                        let _ = reply.send(outcome);
+            let not_stored = |error: &RegistryError| {
+                tracing::error!(%error, "a registration failed to commit");
+                RegistryError::Internal(format!("the registration may not have been stored: {error}"))
+            };
+            let outcomes = match insert_batch(&writer, &news).await {
+                Ok(outcomes) => outcomes,
+                Err(error) if news.len() > 1 => {
+                    // What failed the batch (a dropped connection, a deadlock, a
+                    // full disk) fails it for all; one transaction each then
+                    // confines it to the registrations it still fails. Were the
+                    // batch stored after all (its commit's answer lost), each
+                    // finds its version there and is retried as a re-registration.
+                    tracing::warn!(%error, registrations = news.len(), "a batch of registrations failed; committing them one by one");
+                    let mut outcomes = Vec::with_capacity(news.len());
+                    for new in &news {
+                        outcomes.push(match insert_batch(&writer, std::slice::from_ref(new)).await {
+                            Ok(alone) => alone.into_iter().next().unwrap_or(Ok(InsertOutcome::Conflict)),
+                            Err(error) => Err(not_stored(&error)),
+                        });
                     }
+                    outcomes
                 }
-                Err(error) => {
-                    tracing::error!(error = %error, registrations = news.len(), "a batch of registrations failed to commit");
-                    for reply in replies {
-                        let _ = reply
-                            .send(Err(RegistryError::Internal(format!("the registration was not stored: {error}"))));
-                    }
-                }
+                Err(error) => vec![Err(not_stored(&error))],
+            };
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
             }
         }
 
@@ -513,6 +531,10 @@ macro_rules! sql_store {
             Ok(outcomes)
         }
 
+        /// The id a registration stores under and whether its schema row is
+        /// new (inserted here); `None` when an explicit id holds another schema.
+        /// Called under the context's counter lock, with the id `existing` that
+        /// holds the schema's fingerprint already.
         async fn schema_id_for(
             tx: &mut Tx,
             new: &NewVersion,
