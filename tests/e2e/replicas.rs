@@ -118,11 +118,8 @@ fn two_replicas_with_16_writers_keep_every_invariant_over_2000_registrations() {
     let (mut batches, mut batched) = (0.0, 0.0);
     for replica in &replicas {
         let scrape = http::send(replica.addr, "GET", "/metrics", &[], None).expect("scrape").body;
-        let counter = |name: &str| -> f64 {
-            scrape.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
-        };
-        batches += counter("stele_db_write_batches_total");
-        batched += counter("stele_db_batched_writes_total");
+        batches += super::telemetry::sample(&scrape, "stele_db_write_batches_total");
+        batched += super::telemetry::sample(&scrape, "stele_db_batched_writes_total");
     }
     assert!(batches > 0.0, "registrations went through group commits");
     assert!(batched > batches, "some group commits held several registrations: {batched} in {batches} transactions");

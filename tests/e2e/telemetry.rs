@@ -43,7 +43,7 @@ fn scrape(server: &Server) -> String {
 }
 
 /// The value of one sample, by its exact name and labels as rendered.
-fn sample(scrape: &str, series: &str) -> f64 {
+pub fn sample(scrape: &str, series: &str) -> f64 {
     scrape
         .lines()
         .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))

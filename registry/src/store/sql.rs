@@ -52,9 +52,10 @@
 //! batch. A batch keeps the lock order: it takes every subject lock its
 //! registrations need first, all at once in the global order, then the one
 //! counter of its context. A registration whose checks fail rolls back to its
-//! savepoint and leaves the others alone; if the commit fails, every
-//! registration in the batch gets the error and none was stored. Nobody is
-//! answered before the commit that holds their version. After a lock is granted,
+//! savepoint and leaves the others alone. An error that fails the whole
+//! batch (its commit, a lost connection) sends its registrations through again,
+//! one transaction each, so the error reaches only those it still fails. Nobody
+//! is answered before the commit that holds their version. After a lock is granted,
 //! PostgreSQL's READ COMMITTED gives each later statement a fresh snapshot, so
 //! the checks see everything the previous holder committed.
 //!
