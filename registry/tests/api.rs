@@ -254,6 +254,12 @@ async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) 
     let taken = json!({"schema": record(&[("held", "string")]), "id": 999, "version": 1});
     let (status, body) = app.call(Method::POST, "/subjects/taken/versions", Some(taken)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A referenced version is never overwritten by an IMPORT.
+    let holder = json!({"type": "record", "name": "Holder", "fields": [{"name": "o", "type": "Order"}]});
+    let references = json!([{"name": "Order", "subject": "taken", "version": 1}]);
+    let request = json!({"schema": holder.to_string(), "references": references, "id": 998, "version": 1});
+    let (status, body) = app.call(Method::POST, "/subjects/holder/versions", Some(request)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let mut tasks = Vec::new();
     for writer in 0..24_i64 {
         let app = Arc::clone(&app);
@@ -261,7 +267,8 @@ async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) 
             let field = format!("f{writer}");
             let schema = record(&[(field.as_str(), "string")]);
             // Even writers import a new subject; odd ones a second schema as
-            // version 1 of `taken`, which is refused after its schema row was written.
+            // version 1 of `taken`, which is refused (referenced) after its
+            // schema row was written.
             let (subject, id) = if writer % 2 == 0 {
                 (format!("imported-{writer}"), 1000 + writer)
             } else {
@@ -281,7 +288,7 @@ async fn registrations_committed_together_keep_their_own_outcomes(app: TestApp) 
             assert_eq!((status, &body["id"]), (StatusCode::OK, &json!(id)), "{body}");
         } else {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-            assert_eq!(body["error_code"], json!(42205), "{body}");
+            assert_eq!(body["error_code"], json!(42206), "{body}");
             let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{id}"), None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "the refused registration left schema {id} behind: {body}");
         }
@@ -497,6 +504,101 @@ async fn a_version_a_consumer_contract_references_cannot_be_permanently_deleted(
     assert_eq!(status, StatusCode::OK);
     let (status, body) = app.call(Method::DELETE, "/subjects/money?permanent=true", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Registers `schema` under `subject` (with `references`), expecting success; answers the id.
+async fn register(app: &TestApp, subject: &str, schema: &Value, references: Value) -> i64 {
+    let request = json!({"schema": schema.to_string(), "references": references});
+    let (status, body) = app.call(Method::POST, &format!("/subjects/{subject}/versions"), Some(request)).await;
+    assert_eq!(status, StatusCode::OK, "registering under {subject}: {body}");
+    body["id"].as_i64().expect("id")
+}
+
+async fn a_permanent_delete_under_a_soft_deleted_referrer_pins_the_version_number(app: TestApp) {
+    let dep =
+        |ty: &str| json!({"type": "record", "name": "Dep", "namespace": "x", "fields": [{"name": "v", "type": ty}]});
+    let holder =
+        json!({"type": "record", "name": "Holder", "namespace": "x", "fields": [{"name": "d", "type": "x.Dep"}]});
+    let references = |subject: &str| json!([{"name": "x.Dep", "subject": subject, "version": 1}]);
+    let mut holder_ids = Vec::new();
+    for (dep_subject, holder_subject) in [("dep", "holder"), ("dep2", "holder2")] {
+        register(&app, dep_subject, &dep("int"), json!([])).await;
+        holder_ids.push(register(&app, holder_subject, &holder, references(dep_subject)).await);
+        // Only a live referrer protects the version, as in Confluent.
+        let (status, body) = app.call(Method::DELETE, &format!("/subjects/{dep_subject}"), None).await;
+        assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42206)), "{body}");
+        for path in [format!("/subjects/{holder_subject}"), format!("/subjects/{dep_subject}")] {
+            let (status, body) = app.call(Method::DELETE, &path, None).await;
+            assert_eq!((status, body), (StatusCode::OK, json!([1])), "DELETE {path}");
+        }
+        let path = format!("/subjects/{dep_subject}?permanent=true");
+        let (status, body) = app.call(Method::DELETE, &path, None).await;
+        assert_eq!((status, body), (StatusCode::OK, json!([1])), "DELETE {path}");
+    }
+    // The soft-deleted referrer stays readable by id, its reference as it was.
+    let (status, body) = app.call(Method::GET, &format!("/schemas/ids/{}", holder_ids[0]), None).await;
+    assert_eq!((status, body["references"].clone()), (StatusCode::OK, references("dep")), "{body}");
+    // Another schema cannot take the pinned number 1: it becomes version 2.
+    for subject in ["dep", "dep2"] {
+        register(&app, subject, &dep("long"), json!([])).await;
+        let (_, versions) = app.call(Method::GET, &format!("/subjects/{subject}/versions"), None).await;
+        assert_eq!(versions, json!([2]), "{subject}");
+    }
+    let (status, body) = app.call(Method::GET, "/subjects/dep/versions/1", None).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(40402)), "{body}");
+    // A new reference to the deleted version is refused.
+    let request = json!({"schema": holder.to_string(), "references": references("dep")});
+    let (status, body) = app.call(Method::POST, "/subjects/holder3/versions", Some(request)).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)), "{body}");
+    // Through IMPORT, only the schema the version held takes number 1 again.
+    let (status, body) = app.call(Method::PUT, "/mode/dep?force=true", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let import = |ty: &str, id: i64| json!({"schema": dep(ty).to_string(), "id": id, "version": 1});
+    let (status, body) = app.call(Method::POST, "/subjects/dep/versions", Some(import("string", 900))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42205)), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("soft-deleted schema")), "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/dep/versions", Some(import("int", 901))).await;
+    assert_eq!((status, body["id"].clone()), (StatusCode::OK, json!(901)), "{body}");
+    app.call(Method::PUT, "/mode/dep", Some(json!({"mode": "READWRITE"}))).await;
+    let (_, versions) = app.call(Method::GET, "/subjects/dep/versions", None).await;
+    assert_eq!(versions, json!([1, 2]));
+    // dep2 keeps its pin: the invariants check that state too.
+}
+
+async fn an_import_overwrites_a_version_and_keeps_the_old_id_readable(app: TestApp) {
+    let schema = |ty: &str| json!({"type": "record", "name": "Imp", "fields": [{"name": "v", "type": ty}]}).to_string();
+    let (status, _) = app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let import = |ty: &str, id: i64| json!({"schema": schema(ty), "id": id, "version": 1});
+    for (ty, id) in [("int", 500), ("long", 501)] {
+        let (status, body) = app.call(Method::POST, "/subjects/imp/versions", Some(import(ty, id))).await;
+        assert_eq!((status, body["id"].clone()), (StatusCode::OK, json!(id)), "{body}");
+    }
+    let (_, body) = app.call(Method::GET, "/subjects/imp/versions/1", None).await;
+    assert_eq!(body["id"], json!(501), "version 1 now holds the imported schema: {body}");
+    // The id the version held keeps its content for the messages that carry it.
+    let (status, body) = app.call(Method::GET, "/schemas/ids/500", None).await;
+    assert_eq!((status, body["schema"].as_str()), (StatusCode::OK, Some(schema("int").as_str())), "{body}");
+    let (_, usages) = app.call(Method::GET, "/schemas/ids/500/versions", None).await;
+    assert_eq!(usages, json!([]));
+    let (status, _) = app.call(Method::POST, "/subjects/imp", Some(json!({"schema": schema("int")}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the overwritten version no longer holds it");
+    // A referenced version is not overwritten: its referrers would change meaning.
+    let holder = json!({"type": "record", "name": "Holder", "fields": [{"name": "i", "type": "Imp"}]});
+    register(&app, "imp-holder", &holder, json!([{"name": "Imp", "subject": "imp", "version": 1}])).await;
+    let (status, body) = app.call(Method::POST, "/subjects/imp/versions", Some(import("string", 600))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42206)), "{body}");
+    let (_, body) = app.call(Method::GET, "/subjects/imp/versions/1", None).await;
+    assert_eq!(body["id"], json!(501), "{body}");
+    app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "READWRITE"}))).await;
+    // The retired schema outlives permanent deletes of what used it again.
+    register(&app, "imp-again", &serde_json::from_str(&schema("int")).expect("json"), json!([])).await;
+    for path in ["/subjects/imp-again", "/subjects/imp-again?permanent=true"] {
+        let (status, body) = app.call(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::OK, "DELETE {path}: {body}");
+    }
+    let (status, _) = app.call(Method::GET, "/schemas/ids/500", None).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn contract_writes_obey_read_only_mode_and_subject_aliases(app: TestApp) {
@@ -834,6 +936,8 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    a_permanent_delete_under_a_soft_deleted_referrer_pins_the_version_number,
+    an_import_overwrites_a_version_and_keeps_the_old_id_readable,
     the_schema_listing_honours_offset_limit_and_latest_only,
     the_subject_listing_pages_through_every_subject_with_offset_and_limit,
     registrations_committed_together_keep_their_own_outcomes,

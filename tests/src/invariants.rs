@@ -5,7 +5,11 @@
 //!    changes (against every answer seen during the run, in a [`Ledger`]).
 //! 2. A subject's versions are exactly 1..n unless one was permanently deleted,
 //!    and its live versions never hold the same schema twice.
-//! 3. No version or reference points at a missing schema or version.
+//! 3. No version or reference points at a missing schema or version, but for
+//!    a soft-deleted schema's reference to a version permanently deleted after
+//!    it (as Confluent allows), which is pinned: no other schema takes that
+//!    number. No schema is kept that no version uses, but for one an IMPORT
+//!    overwrote (retired: still readable by id).
 //! 4. A soft-deleted version is invisible where Confluent hides it, and visible
 //!    with `deleted=true`.
 //! 5. Every acknowledged write is there.
@@ -249,7 +253,7 @@ pub fn check(replicas: &[SocketAddr], database: &Database, ledger: &Ledger) {
     let mut violations = ledger.inner.lock().expect("ledger").violations.clone();
     let views: Vec<View> = replicas.iter().map(|r| view_of(*r, &mut violations)).collect();
     for (replica, view) in replicas.iter().zip(&views) {
-        check_view(*replica, view, ledger, &mut violations);
+        check_view(*replica, view, ledger, database, &mut violations);
     }
     for (replica, view) in replicas.iter().zip(&views).skip(1) {
         if *view != views[0] {
@@ -260,7 +264,7 @@ pub fn check(replicas: &[SocketAddr], database: &Database, ledger: &Ledger) {
     assert!(violations.is_empty(), "{} invariant violations:\n{}", violations.len(), violations.join("\n"));
 }
 
-fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, violations: &mut Vec<String>) {
+fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, database: &Database, violations: &mut Vec<String>) {
     let inner = ledger.inner.lock().expect("ledger");
     // A schema's identity is its text and its references.
     type Identity<'a> = (&'a str, &'a [(String, i64)]);
@@ -268,7 +272,15 @@ fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, violations: &mu
     let mut text_of: BTreeMap<i64, Identity> = BTreeMap::new();
     for (subject, versions) in &view.subjects {
         let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
-        if !inner.hard_deleted.contains(subject) && numbers != (1..=numbers.len() as i64).collect::<Vec<_>>() {
+        // A number skipped for a pin (see check 3) was permanently deleted.
+        let pinned = || {
+            let quoted = subject.replace('\'', "''");
+            database.scalar(&format!("SELECT count(*) FROM version_pins WHERE subject = '{quoted}'")) != "0"
+        };
+        if !inner.hard_deleted.contains(subject)
+            && numbers != (1..=numbers.len() as i64).collect::<Vec<_>>()
+            && !pinned()
+        {
             violations.push(format!("{replica}: {subject} has versions {numbers:?}, not 1..n"));
         }
         let mut live_ids = BTreeSet::new();
@@ -300,7 +312,8 @@ fn check_view(replica: SocketAddr, view: &View, ledger: &Ledger, violations: &mu
             }
             for (target, number) in &version.references {
                 let target_shown = view.subjects.get(target).is_some_and(|vs| vs.iter().any(|v| v.version == *number));
-                if !target_shown {
+                // A soft-deleted version's target may be gone for good (check 3).
+                if !target_shown && !version.deleted {
                     violations.push(format!(
                         "{replica}: version {} of {subject} references {target} version {number}, which is gone",
                         version.version
@@ -369,9 +382,22 @@ fn check_database(database: &Database, violations: &mut Vec<String>) {
              (SELECT 1 FROM schemas s WHERE s.context = v.context AND s.id = v.schema_id)",
         ),
         (
-            "schema references to a missing version",
+            "schema references to a missing version from a schema a live version uses",
             "SELECT count(*) FROM schema_references r WHERE NOT EXISTS \
-             (SELECT 1 FROM versions v WHERE v.subject = r.ref_subject AND v.version = r.ref_version)",
+             (SELECT 1 FROM versions v WHERE v.subject = r.ref_subject AND v.version = r.ref_version) \
+             AND EXISTS (SELECT 1 FROM versions v WHERE v.context = r.context AND v.schema_id = r.schema_id \
+             AND NOT v.deleted)",
+        ),
+        (
+            "schema references to a missing version that is not pinned",
+            "SELECT count(*) FROM schema_references r WHERE NOT EXISTS \
+             (SELECT 1 FROM versions v WHERE v.subject = r.ref_subject AND v.version = r.ref_version) \
+             AND NOT EXISTS (SELECT 1 FROM version_pins p WHERE p.subject = r.ref_subject AND p.version = r.ref_version)",
+        ),
+        (
+            "pins beside a version",
+            "SELECT count(*) FROM version_pins p WHERE EXISTS \
+             (SELECT 1 FROM versions v WHERE v.subject = p.subject AND v.version = p.version)",
         ),
         (
             "schema references of a missing schema",
@@ -399,9 +425,10 @@ fn check_database(database: &Database, violations: &mut Vec<String>) {
              WHERE metadata_json IS NULL GROUP BY context, schema_text, references_json HAVING count(*) > 1) d",
         ),
         (
-            "schemas no version uses",
+            "schemas no version uses, not retired by an IMPORT",
             "SELECT count(*) FROM schemas s WHERE NOT EXISTS \
-             (SELECT 1 FROM versions v WHERE v.context = s.context AND v.schema_id = s.id)",
+             (SELECT 1 FROM versions v WHERE v.context = s.context AND v.schema_id = s.id) \
+             AND NOT EXISTS (SELECT 1 FROM retired_schemas r WHERE r.context = s.context AND r.id = s.id)",
         ),
         (
             "ids above the context's counter",

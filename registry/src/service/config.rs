@@ -261,10 +261,11 @@ impl Registry {
                     return Err(RegistryError::not_permitted("Cannot import since found existing subjects"));
                 }
                 // Soft-deleted versions go for good, one transaction per subject. One
-                // still referenced stops the change (42206) before anything goes; each
-                // transaction checks again under its locks.
+                // a live version still references stops the change (42206) before
+                // anything goes; each transaction checks again under its locks.
                 for version in &versions {
-                    if !self.store.versions_referencing(&version.subject, version.version).await?.is_empty() {
+                    let referrers = self.store.versions_referencing(&version.subject, version.version).await?;
+                    if referrers.iter().any(|referrer| !referrer.deleted) {
                         return Err(RegistryError::reference_exists(&version.subject, version.version));
                     }
                 }

@@ -493,8 +493,9 @@ impl Registry {
             return Err(RegistryError::schema_id_not_found(id));
         }
         let context = fallback;
-        // A schema row exists exactly while some version uses it: permanent
-        // deletes sweep unused rows, and a foreign key keeps used ones.
+        // A schema row exists while some version uses it or an IMPORT retired
+        // it: permanent deletes sweep other unused rows, and a foreign key keeps
+        // used ones.
         self.record_read_through(&context, id).await?.ok_or_else(|| RegistryError::schema_id_not_found(id))
     }
 
@@ -523,7 +524,8 @@ impl Registry {
     ) -> Result<Vec<VersionRecord>> {
         let context = self.id_context(subject).await?;
         let usages = self.store.versions_by_schema(&context, id).await?;
-        if usages.is_empty() {
+        // A schema an IMPORT retired is used by no version but still stored.
+        if usages.is_empty() && self.record_read_through(&context, id).await?.is_none() {
             return Err(RegistryError::schema_not_found());
         }
         let visible: Vec<VersionRecord> = usages.into_iter().filter(|v| include_deleted || !v.deleted).collect();

@@ -335,7 +335,9 @@ impl Registry {
             }
         }
         self.check_schema_size(&text)?;
-        let (resolved, references) = self.resolve_references(subject, &references, false).await?;
+        // A reference naming a soft-deleted version resolves, as in Confluent;
+        // `-1` (latest) means the latest live one.
+        let (resolved, references) = self.resolve_references(subject, &references, true).await?;
         let parsed = {
             let text = text.clone();
             let bytes = text.len() + resolved.iter().map(|r| r.schema.len()).sum::<usize>();
@@ -723,6 +725,15 @@ impl Registry {
             ))),
             InsertOutcome::VersionTaken => Err(RegistryError::not_permitted(format!(
                 "Version {} of subject {} in context {context} is already registered with another schema.",
+                explicit_version.unwrap_or_default(),
+                subject.name
+            ))),
+            InsertOutcome::VersionReferenced(target) => {
+                Err(RegistryError::reference_exists(&target.subject, target.version))
+            }
+            InsertOutcome::VersionPinned => Err(RegistryError::not_permitted(format!(
+                "Version {} of subject {} in context {context} was permanently deleted while a soft-deleted schema \
+                 still references it; only the schema it held may take that version again.",
                 explicit_version.unwrap_or_default(),
                 subject.name
             ))),

@@ -92,6 +92,12 @@ pub enum InsertOutcome {
     IdTaken,
     /// The explicit version exists already.
     VersionTaken,
+    /// The explicit (IMPORT) version holds another schema, which a schema or a
+    /// contract references: overwriting it would change what they mean.
+    VersionReferenced(MissingReference),
+    /// The explicit version was permanently deleted while a soft-deleted schema
+    /// still references it, and held another schema (a pin, see migration 0008).
+    VersionPinned,
     /// A referenced subject version was deleted since the service resolved it.
     ReferenceGone(MissingReference),
     /// The same schema (fingerprint) is stored under this id with another

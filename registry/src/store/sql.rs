@@ -18,10 +18,13 @@
 //! Invariants, all of them kept by the database inside one transaction:
 //! 1. one id per distinct schema in a context, one schema per id, and an id's
 //!    content never changes;
-//! 2. a subject's versions are exactly 1..n, and its live versions never hold
-//!    the same schema twice;
+//! 2. a subject's versions are exactly 1..n (but for numbers permanently
+//!    deleted), and its live versions never hold the same schema twice;
 //! 3. no version, schema reference or contract reference points at something
-//!    missing.
+//!    missing, but for a soft-deleted schema's reference to a version deleted
+//!    for good after it (Confluent allows that delete): that version number
+//!    is pinned to the schema it held, so the reference never comes to mean
+//!    another schema (`version_pins`, migration 0008).
 //!
 //! Constraints hold what can be said declaratively: primary keys on
 //! `(context, id)` and `(subject, version)`, a unique fingerprint per context,
@@ -77,10 +80,12 @@
 //!   row) or finds the row already gone and hands out a new id.
 //! - **References (3).** A registration or a contract holds shared locks on the
 //!   subjects it references and re-checks that each referenced version is still
-//!   live; a delete holds the exclusive lock and checks for referrers (schemas
-//!   and contracts) in the same transaction. Whichever commits first, the other
-//!   sees it: the delete is refused with 42206, or the registration finds its
-//!   reference gone.
+//!   there; a delete holds the exclusive lock and checks for referrers (live
+//!   versions' schemas, and contracts) in the same transaction, and pins each
+//!   version it deletes for good that a soft-deleted schema references.
+//!   Whichever commits first, the other sees it: the delete is refused with
+//!   42206, or the registration finds its reference gone. An IMPORT that
+//!   overwrites a version checks for any referrer under the same lock.
 
 use std::collections::BTreeMap;
 
@@ -187,10 +192,11 @@ macro_rules! sql_store {
                 .await?)
         }
 
-        /// The first of `targets` that is not a live version any more.
+        /// The first of `targets` that is gone. A soft-deleted version may be
+        /// referenced, as Confluent allows when the reference names its number.
         async fn missing_reference(tx: &mut Tx, targets: &[(String, i32)]) -> Result<Option<MissingReference>> {
             for (subject, version) in targets {
-                if version_state(&mut **tx, subject, *version).await? != Some(false) {
+                if version_state(&mut **tx, subject, *version).await?.is_none() {
                     return Ok(Some(MissingReference { subject: subject.clone(), version: *version }));
                 }
             }
@@ -256,19 +262,22 @@ macro_rules! sql_store {
             Ok(CounterState { stored, high: stored.max(max_id.unwrap_or(0)), max_version, existing, existing_type })
         }
 
-        /// Who stops `subject` at `version` from being deleted: a schema (a live
-        /// one only, unless `permanent`) or, for a permanent delete, a contract.
+        /// Who stops `subject` at `version` from being deleted: a schema a live
+        /// version uses or, for a permanent delete, a contract.
         async fn referrer_of(tx: &mut Tx, subject: &str, version: i32, permanent: bool) -> Result<bool> {
-            let referrers: Vec<bool> = sqlx::query_scalar(
-                "SELECT v.deleted FROM versions v JOIN schema_references r \
+            // Only a live version protects what its schema references, as in
+            // Confluent; a permanent delete under soft-deleted referrers pins the
+            // version number instead (see `pin_referenced`).
+            let live_referrer: Option<i32> = sqlx::query_scalar(
+                "SELECT v.version FROM versions v JOIN schema_references r \
                  ON r.context = v.context AND r.schema_id = v.schema_id \
-                 WHERE r.ref_subject = $1 AND r.ref_version = $2",
+                 WHERE r.ref_subject = $1 AND r.ref_version = $2 AND NOT v.deleted LIMIT 1",
             )
             .bind(subject)
             .bind(version)
-            .fetch_all(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await?;
-            if referrers.iter().any(|deleted| permanent || !deleted) {
+            if live_referrer.is_some() {
                 return Ok(true);
             }
             if permanent {
@@ -306,6 +315,88 @@ macro_rules! sql_store {
                 }
             }
             Ok(None)
+        }
+
+        /// The schema id `subject`'s `version` holds, live or soft-deleted.
+        async fn version_schema(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<i64>> {
+            Ok(sqlx::query_scalar("SELECT schema_id FROM versions WHERE subject = $1 AND version = $2")
+                .bind(subject)
+                .bind(version)
+                .fetch_optional(&mut **tx)
+                .await?)
+        }
+
+        /// An IMPORT names `version`, which holds schema `held`, for another
+        /// schema: Confluent overwrites the version, and so does this, unless a
+        /// schema (live or soft-deleted) or a contract references the version,
+        /// whose meaning would change. The schema it held keeps its id and content
+        /// (an id in a message keeps meaning what it meant); when no version
+        /// uses it any more it is recorded as retired, which permanent deletes
+        /// never sweep.
+        async fn overwrite_version(tx: &mut Tx, new: &NewVersion, version: i32, held: i64) -> Result<Option<InsertOutcome>> {
+            let subject = new.subject.qualified();
+            let referenced: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM schema_references WHERE ref_subject = $1 AND ref_version = $2 \
+                 UNION ALL SELECT 1 FROM contract_references WHERE ref_subject = $1 AND ref_version = $2 LIMIT 1",
+            )
+            .bind(&subject)
+            .bind(version)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if referenced.is_some() {
+                return Ok(Some(InsertOutcome::VersionReferenced(MissingReference { subject, version })));
+            }
+            sqlx::query("DELETE FROM versions WHERE subject = $1 AND version = $2")
+                .bind(&subject)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO retired_schemas (context, id, subject, version, retired_at) SELECT $1, $2, $3, $4, $5 \
+                 WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.context = $1 AND v.schema_id = $2) \
+                 ON CONFLICT (context, id, subject, version) DO NOTHING",
+            )
+            .bind(&new.subject.context)
+            .bind(held)
+            .bind(&subject)
+            .bind(version)
+            .bind(now_millis())
+            .execute(&mut **tx)
+            .await?;
+            Ok(None)
+        }
+
+        /// The fingerprint `subject`'s `version` is pinned to, if a permanent
+        /// delete left it referenced by soft-deleted schemas (migration 0008).
+        /// A pin nothing references any more binds nothing: permanent deletes
+        /// sweep those, but one in another context may race that sweep.
+        async fn pin_of(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<String>> {
+            Ok(sqlx::query_scalar(
+                "SELECT fingerprint FROM version_pins WHERE subject = $1 AND version = $2 AND EXISTS \
+                 (SELECT 1 FROM schema_references r WHERE r.ref_subject = $1 AND r.ref_version = $2)",
+            )
+            .bind(subject)
+            .bind(version)
+            .fetch_optional(&mut **tx)
+            .await?)
+        }
+
+        /// Pins `subject`'s `version`, just deleted for good and holding schema
+        /// `id`, when a (soft-deleted) schema still references it.
+        async fn pin_referenced(tx: &mut Tx, context: &str, subject: &str, version: i32, id: i64) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO version_pins (subject, version, fingerprint) \
+                 SELECT $1, $2, s.fingerprint FROM schemas s WHERE s.context = $3 AND s.id = $4 \
+                 AND EXISTS (SELECT 1 FROM schema_references r WHERE r.ref_subject = $1 AND r.ref_version = $2) \
+                 ON CONFLICT (subject, version) DO NOTHING",
+            )
+            .bind(subject)
+            .bind(version)
+            .bind(context)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
 
         async fn insert_schema(tx: &mut Tx, new: &NewVersion, id: i64, fingerprint: &str) -> Result<()> {
@@ -375,12 +466,32 @@ macro_rules! sql_store {
                     .execute(&mut **tx)
                     .await?;
             }
-            let version = new.explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
-            // Above the highest version (just read under the lock) nothing is taken;
-            // an explicit (IMPORT) version may be.
-            if new.explicit_version.is_some() && version_state(&mut **tx, &subject, version).await?.is_some() {
-                return Ok(InsertOutcome::VersionTaken);
-            }
+            // Above the highest version (just read under the lock) nothing is taken
+            // but a pinned number, which only its own schema may take again; an
+            // explicit (IMPORT) version may be taken or pinned.
+            let (version, pinned) = if let Some(version) = new.explicit_version {
+                if let Some(held) = version_schema(tx, &subject, version).await? {
+                    if held == id {
+                        return Ok(InsertOutcome::VersionTaken);
+                    }
+                    if let Some(refused) = overwrite_version(tx, new, version, held).await? {
+                        return Ok(refused);
+                    }
+                }
+                let pinned = pin_of(tx, &subject, version).await?;
+                if pinned.as_ref().is_some_and(|pinned| *pinned != new.fingerprint) {
+                    return Ok(InsertOutcome::VersionPinned);
+                }
+                (version, pinned.is_some())
+            } else {
+                let mut version = max_version.unwrap_or(0) + 1;
+                loop {
+                    match pin_of(tx, &subject, version).await? {
+                        Some(pinned) if pinned != new.fingerprint => version += 1,
+                        pinned => break (version, pinned.is_some()),
+                    }
+                }
+            };
             // The subject's versions holding this schema already (none for a new schema).
             let holding: Vec<bool> = if new_schema {
                 Vec::new()
@@ -407,6 +518,14 @@ macro_rules! sql_store {
             .bind(now_millis())
             .execute(&mut **tx)
             .await?;
+            if pinned {
+                // Its own schema took a pinned number again: the references resolve.
+                sqlx::query("DELETE FROM version_pins WHERE subject = $1 AND version = $2")
+                    .bind(&subject)
+                    .bind(version)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             if holding.iter().any(|deleted| *deleted) {
                 // Registering a soft-deleted schema again replaces its old versions,
                 // as Confluent does, unless something still references them.
@@ -763,6 +882,7 @@ macro_rules! sql_store {
                     .bind(version)
                     .fetch_one(&mut *tx)
                     .await?;
+                    pin_referenced(&mut tx, &subject.context, &qualified, *version, id).await?;
                     schema_ids.push(id);
                 }
                 schema_ids.sort_unstable();
@@ -773,13 +893,21 @@ macro_rules! sql_store {
                 for id in &schema_ids {
                     sqlx::query(
                         "DELETE FROM schemas WHERE context = $1 AND id = $2 \
-                         AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.context = $1 AND v.schema_id = $2)",
+                         AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.context = $1 AND v.schema_id = $2) \
+                         AND NOT EXISTS (SELECT 1 FROM retired_schemas r WHERE r.context = $1 AND r.id = $2)",
                     )
                     .bind(&subject.context)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 }
+                // Pins nothing references any more (their referrers just went) go.
+                sqlx::query(
+                    "DELETE FROM version_pins WHERE NOT EXISTS (SELECT 1 FROM schema_references r \
+                     WHERE r.ref_subject = version_pins.subject AND r.ref_version = version_pins.version)",
+                )
+                .execute(&mut *tx)
+                .await?;
                 if purge_settings {
                     sqlx::query("DELETE FROM configs WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM modes WHERE scope = $1").bind(&qualified).execute(&mut *tx).await?;
