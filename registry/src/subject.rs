@@ -47,6 +47,17 @@ impl Subject {
         self.context == DEFAULT_CONTEXT
     }
 
+    /// The subject a reference of this subject's schema names: relative to
+    /// this subject's context unless qualified.
+    pub fn referenced(&self, reference_subject: &str) -> Subject {
+        let parsed = Subject::parse(reference_subject);
+        if reference_subject.starts_with(":.") || self.is_default_context() {
+            parsed
+        } else {
+            Subject { context: self.context.clone(), name: parsed.name }
+        }
+    }
+
     /// The subject as Confluent lists it: bare in the default context, qualified elsewhere.
     pub fn qualified(&self) -> String {
         if self.is_default_context() { self.name.clone() } else { format!(":{}:{}", self.context, self.name) }

@@ -565,6 +565,54 @@ async fn a_permanent_delete_under_a_soft_deleted_referrer_pins_the_version_numbe
     // dep2 keeps its pin: the invariants check that state too.
 }
 
+async fn a_pinned_number_is_skipped_by_explicit_versions_and_tags_and_their_metadata_says_so(app: TestApp) {
+    let dep = |ty: &str| json!({"type": "record", "name": "Dep", "fields": [{"name": "v", "type": ty}]});
+    let holder = json!({"type": "record", "name": "Holder", "fields": [{"name": "d", "type": "Dep"}]});
+    register(&app, "top", &dep("int"), json!([])).await;
+    register(&app, "top", &dep("long"), json!([])).await;
+    register(&app, "top-holder", &holder, json!([{"name": "Dep", "subject": "top", "version": 2}])).await;
+    for path in ["/subjects/top-holder", "/subjects/top/versions/2", "/subjects/top/versions/2?permanent=true"] {
+        let (status, body) = app.call(Method::DELETE, path, None).await;
+        assert_eq!(status, StatusCode::OK, "DELETE {path}: {body}");
+    }
+    // Tagging version 1 makes a new version past the pinned 2, stamped 3.
+    let tags =
+        json!({"tagsToAdd": [{"schemaEntity": {"entityPath": "Dep.v", "entityType": "sr_field"}, "tags": ["PII"]}]});
+    let (status, body) = app.call(Method::POST, "/subjects/top/versions/1/tags", Some(tags)).await;
+    assert_eq!((status, body["version"].clone()), (StatusCode::OK, json!(3)), "{body}");
+    assert_eq!(body["metadata"]["properties"]["confluent:version"], json!("3"), "{body}");
+    // An explicit version must be the next free number.
+    let explicit = |version: i32| json!({"schema": dep("double").to_string(), "version": version});
+    let (status, body) = app.call(Method::POST, "/subjects/top/versions", Some(explicit(2))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42201)), "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/top/versions", Some(explicit(4))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = app.call(Method::GET, "/subjects/top/versions/4", None).await;
+    assert_eq!(body["metadata"]["properties"]["confluent:version"], json!("4"), "{body}");
+    let (_, versions) = app.call(Method::GET, "/subjects/top/versions", None).await;
+    assert_eq!(versions, json!([1, 3, 4]));
+}
+
+async fn an_import_does_not_overwrite_a_version_a_published_service_reads(app: TestApp) {
+    let imp = |ty: &str| json!({"type": "record", "name": "Imp", "fields": [{"name": "v", "type": ty}]}).to_string();
+    let (status, _) = app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let import = |ty: &str, id: i64| json!({"schema": imp(ty), "id": id, "version": 1});
+    let (status, body) = app.call(Method::POST, "/subjects/imp/versions", Some(import("int", 700))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let holder = json!({"type": "record", "name": "Holder", "fields": [{"name": "i", "type": "Imp"}]});
+    let published = json!({
+        "branch": "feature",
+        "consumes": [{"subject": "orders", "schema": holder.to_string(),
+                      "references": [{"name": "Imp", "subject": "imp", "version": 1}]}],
+    });
+    let (status, body) = app.call(Method::PUT, "/stele/v1/services/reader/versions/1", Some(published)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.call(Method::POST, "/subjects/imp/versions", Some(import("long", 701))).await;
+    assert_eq!((status, body["error_code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!(42206)), "{body}");
+    app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "READWRITE"}))).await;
+}
+
 async fn an_import_overwrites_a_version_and_keeps_the_old_id_readable(app: TestApp) {
     let schema = |ty: &str| json!({"type": "record", "name": "Imp", "fields": [{"name": "v", "type": ty}]}).to_string();
     let (status, _) = app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "IMPORT"}))).await;
@@ -936,6 +984,8 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    a_pinned_number_is_skipped_by_explicit_versions_and_tags_and_their_metadata_says_so,
+    an_import_does_not_overwrite_a_version_a_published_service_reads,
     a_permanent_delete_under_a_soft_deleted_referrer_pins_the_version_number,
     an_import_overwrites_a_version_and_keeps_the_old_id_readable,
     the_schema_listing_honours_offset_limit_and_latest_only,

@@ -121,7 +121,8 @@ pub async fn register(
         // The answer to a schema already registered is what every repeat gets,
         // unless it warns (a warning must repeat).
         if outcome.warnings.is_empty() {
-            let answer = Answer::new(bytes, &subject, &outcome.subject, outcome.version, false, schema_type);
+            let answer =
+                Answer::new(bytes, &subject, &outcome.subject, (outcome.version, outcome.id), false, schema_type);
             state.registry.remember_answer(ticket, key, answer);
         }
         response.extensions_mut().insert(super::auth::Unchanged);
@@ -167,8 +168,10 @@ pub async fn lookup(
     let params = Params::parse(query.as_deref());
     let include_deleted = params.flag("deleted");
     let view = state.registry.lookup(&subject, request, params.flag("normalize"), include_deleted).await?;
-    if let (Ok(bytes), Some(found), Some(version)) = (serde_json::to_vec(&view), &view.subject, view.version) {
-        let answer = Answer::new(bytes.into(), &subject, found, version, include_deleted, "");
+    if let (Ok(bytes), Some(found), Some(version), Some(id)) =
+        (serde_json::to_vec(&view), &view.subject, view.version, view.id)
+    {
+        let answer = Answer::new(bytes.into(), &subject, found, (version, id), include_deleted, "");
         state.registry.remember_answer(ticket, key, answer);
     }
     Ok(ok(&view))

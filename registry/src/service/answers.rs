@@ -46,6 +46,8 @@ pub struct Answer {
     /// The subject version the answer is about (qualified, as stored).
     pub subject: String,
     pub version: i32,
+    /// The schema id the version held.
+    pub id: i64,
     /// Whether the answer may be about a soft-deleted version (`deleted=true`).
     pub include_deleted: bool,
     /// The schema type label, for the registration metric.
@@ -57,7 +59,7 @@ impl Answer {
         body: Bytes,
         requested: &str,
         subject: &str,
-        version: i32,
+        (version, id): (i32, i64),
         include_deleted: bool,
         schema_type: &'static str,
     ) -> Answer {
@@ -66,6 +68,7 @@ impl Answer {
             requested: Subject::parse(requested).qualified(),
             subject: subject.to_owned(),
             version,
+            id,
             include_deleted,
             schema_type,
         }
@@ -83,7 +86,7 @@ impl Registry {
         let Some(answer) = self.answers.get(key) else { return Ok(None) };
         if self.shared_storage
             && !answer.include_deleted
-            && !self.store.version_live(&answer.subject, answer.version).await?
+            && !self.store.version_holds(&answer.subject, answer.version, answer.id).await?
         {
             self.answers.clear();
             return Ok(None);

@@ -152,12 +152,10 @@ impl Registry {
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| RegistryError::invalid_schema("Empty schema"))?;
         self.check_schema_size(&text)?;
-        let (resolved, references) = self.resolve_references(&subject, &request.references, false).await?;
+        let (resolved, references, targets) = self.resolve_with_targets(&subject, &request.references, false).await?;
         let parsed = stele_compat::parse(schema_type, &text, &resolved, false).map_err(|e| {
             RegistryError::invalid_schema(format!("Invalid contract schema of consumer '{consumer}': {e}"))
         })?;
-        let targets: Vec<(String, i32)> =
-            references.iter().map(|r| (Self::qualify_reference(&subject, &r.subject).qualified(), r.version)).collect();
         let now = crate::store::now_millis();
         let created_at = self.store.contract_get(&subject.qualified(), consumer).await?.map_or(now, |c| c.created_at);
         let record = ContractRecord {
@@ -172,7 +170,7 @@ impl Registry {
         };
         if let Some(missing) = self.store.contract_put(&record, &targets).await? {
             return Err(RegistryError::invalid_schema(format!(
-                "Invalid reference: subject '{}' has no version {} any more",
+                "Invalid reference: subject '{}' version {} was deleted or replaced while the request was checked",
                 missing.subject, missing.version
             )));
         }

@@ -398,6 +398,18 @@ impl Registry {
         references: &[Reference],
         allow_deleted: bool,
     ) -> Result<(Vec<ResolvedReference>, Vec<Reference>)> {
+        let (resolved, rewritten, _) = self.resolve_with_targets(subject, references, allow_deleted).await?;
+        Ok((resolved, rewritten))
+    }
+
+    /// [`Self::resolve_references`], and what each direct reference resolved
+    /// to, for a write to re-check under its locks.
+    async fn resolve_with_targets(
+        &self,
+        subject: &Subject,
+        references: &[Reference],
+        allow_deleted: bool,
+    ) -> Result<(Vec<ResolvedReference>, Vec<Reference>, Vec<crate::store::ReferenceTarget>)> {
         let mut budget = ReferenceBudget {
             nodes: 0,
             max_nodes: self.limits.max_references,
@@ -414,7 +426,7 @@ impl Registry {
         allow_deleted: bool,
         budget: &mut ReferenceBudget,
         depth: usize,
-    ) -> Result<(Vec<ResolvedReference>, Vec<Reference>)> {
+    ) -> Result<(Vec<ResolvedReference>, Vec<Reference>, Vec<crate::store::ReferenceTarget>)> {
         if !references.is_empty() && depth >= budget.max_depth {
             return Err(RegistryError::invalid_schema(format!(
                 "References nest deeper than {} levels (limits.max_reference_depth)",
@@ -423,6 +435,7 @@ impl Registry {
         }
         let mut resolved = Vec::with_capacity(references.len());
         let mut rewritten = Vec::with_capacity(references.len());
+        let mut targets = Vec::with_capacity(references.len());
         for reference in references {
             budget.nodes += 1;
             if budget.nodes > budget.max_nodes {
@@ -432,7 +445,7 @@ impl Registry {
                     budget.max_nodes
                 )));
             }
-            let target = Self::qualify_reference(subject, &reference.subject);
+            let target = subject.referenced(&reference.subject);
             let key = (target.qualified(), reference.version);
             let (version, record) = if let Some(found) = budget.records.get(&key) {
                 found.clone()
@@ -453,8 +466,9 @@ impl Registry {
                 budget.records.insert(key, (version.version, Arc::clone(&record)));
                 (version.version, record)
             };
-            let (children, _) =
+            let (children, _, _) =
                 Box::pin(self.resolve_within(&target, &record.references, true, budget, depth + 1)).await?;
+            targets.push(crate::store::ReferenceTarget { subject: target.qualified(), version, schema_id: record.id });
             resolved.push(ResolvedReference {
                 name: reference.name.clone(),
                 schema_type: record.schema_type,
@@ -463,16 +477,7 @@ impl Registry {
             });
             rewritten.push(Reference { name: reference.name.clone(), subject: reference.subject.clone(), version });
         }
-        Ok((resolved, rewritten))
-    }
-
-    fn qualify_reference(referrer: &Subject, reference_subject: &str) -> Subject {
-        let parsed = Subject::parse(reference_subject);
-        if reference_subject.starts_with(":.") || referrer.is_default_context() {
-            parsed
-        } else {
-            Subject { context: referrer.context.clone(), name: parsed.name }
-        }
+        Ok((resolved, rewritten, targets))
     }
 
     /// The configuration that applies to `subject`: its own, then its

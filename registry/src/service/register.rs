@@ -71,6 +71,8 @@ struct Prepared {
     parsed: Arc<ParsedSchema>,
     text: String,
     references: Vec<Reference>,
+    /// What each reference resolved to.
+    targets: Vec<crate::store::ReferenceTarget>,
     metadata: Option<Value>,
     fingerprint: String,
 }
@@ -337,7 +339,7 @@ impl Registry {
         self.check_schema_size(&text)?;
         // A reference naming a soft-deleted version resolves, as in Confluent;
         // `-1` (latest) means the latest live one.
-        let (resolved, references) = self.resolve_references(subject, &references, true).await?;
+        let (resolved, references, targets) = self.resolve_with_targets(subject, &references, true).await?;
         let parsed = {
             let text = text.clone();
             let bytes = text.len() + resolved.iter().map(|r| r.schema.len()).sum::<usize>();
@@ -360,7 +362,7 @@ impl Registry {
         let metadata = normalize_metadata(request.metadata.clone());
         // Like Confluent's community edition, rule sets are validated but not kept.
         let fingerprint = fingerprint(&text, &references, metadata.as_ref(), None);
-        Ok(Prepared { schema_type, parsed, text, references, metadata, fingerprint })
+        Ok(Prepared { schema_type, parsed, text, references, targets, metadata, fingerprint })
     }
 
     /// The parsed schemas of the live versions (oldest first) that a check compares against.
@@ -458,10 +460,11 @@ impl Registry {
             && request.metadata.is_none()
             && let Some((id, version)) = self.reregister.get(key)
         {
-            // Replicas learn of each other's deletes a few milliseconds late; until
-            // then the answer is only trusted once the storage confirms the version
-            // is still live (one primary-key read instead of the whole registration).
-            if !self.shared_storage || self.store.version_live(&key.subject, version).await? {
+            // Replicas learn of each other's deletes and overwrites a few
+            // milliseconds late; until then the answer is only trusted once the
+            // storage confirms the version is still live and holds the id (one
+            // primary-key read instead of the whole registration).
+            if !self.shared_storage || self.store.version_holds(&key.subject, version, id).await? {
                 return Ok(RegisterOutcome {
                     id,
                     view: None,
@@ -567,32 +570,45 @@ impl Registry {
             }
         }
         let max_version = versions.last().map(|v| v.version);
+        // Metadata: the config's default, under the request's (or the previous
+        // version's), under the config's override; perhaps stamped with the
+        // version's number (`confluent:version`), which is chosen next.
+        let mut metadata = prepared.metadata.clone();
+        let mut stamped = false;
+        if !importing {
+            let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
+            metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
+            metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
+            stamped = request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref());
+        }
+        let stored_as = |number: i32| {
+            let metadata =
+                if stamped { Some(with_confluent_version(metadata.clone(), number)) } else { metadata.clone() };
+            let fingerprint = if metadata == prepared.metadata {
+                prepared.fingerprint.clone()
+            } else {
+                fingerprint(&prepared.text, &prepared.references, metadata.as_ref(), None)
+            };
+            (metadata, fingerprint)
+        };
+        // One more than the highest version, past numbers pinned for other
+        // schemas (deleted for good while soft-deleted schemas reference them).
+        let pins = self.store.version_pins(subject).await?;
+        let mut next_version = max_version.unwrap_or(0) + 1;
+        while pins.iter().any(|(number, pinned)| *number == next_version && *pinned != stored_as(next_version).1) {
+            next_version += 1;
+        }
         let explicit_version = match request.version {
             Some(v) if v > 0 => {
-                if !importing && v != max_version.unwrap_or(0) + 1 {
+                if !importing && v != next_version {
                     return Err(RegistryError::invalid_schema("Version is not one more than previous version"));
                 }
                 Some(v)
             }
             _ => None,
         };
-        let new_version = explicit_version.unwrap_or_else(|| max_version.unwrap_or(0) + 1);
-        // Metadata: the config's default, under the request's (or the previous
-        // version's), under the config's override.
-        let mut metadata = prepared.metadata.clone();
-        if !importing {
-            let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
-            metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
-            metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
-            if request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref()) {
-                metadata = Some(with_confluent_version(metadata, new_version));
-            }
-        }
-        let fingerprint = if metadata == prepared.metadata {
-            prepared.fingerprint.clone()
-        } else {
-            fingerprint(&prepared.text, &prepared.references, metadata.as_ref(), None)
-        };
+        let new_version = explicit_version.unwrap_or(next_version);
+        let (metadata, fingerprint) = stored_as(new_version);
         let full_answer = metadata.is_some();
         let view = |id: i64, version: i32| {
             full_answer.then(|| SchemaView {
@@ -682,23 +698,19 @@ impl Registry {
                 warnings.extend(sentences);
             }
         }
-        let reference_targets = prepared
-            .references
-            .iter()
-            .map(|r| (Self::qualify_reference(subject, &r.subject).qualified(), r.version))
-            .collect();
         let new = NewVersion {
             subject: subject.clone(),
             fingerprint: fingerprint.clone(),
             schema_type: prepared.schema_type,
             schema: prepared.text.clone(),
             references: prepared.references.clone(),
-            reference_targets,
+            reference_targets: prepared.targets.clone(),
             metadata: metadata.clone(),
             rule_set: None,
             explicit_id: request.id,
             explicit_version,
             expected_max_version: max_version,
+            next_version,
         };
         match self.store.version_insert(new).await? {
             InsertOutcome::Inserted { id, version } => {
@@ -711,7 +723,7 @@ impl Registry {
             }
             InsertOutcome::Conflict => Ok(None),
             InsertOutcome::ReferenceGone(missing) => Err(RegistryError::invalid_schema(format!(
-                "Invalid reference: subject '{}' has no version {} any more",
+                "Invalid reference: subject '{}' version {} was deleted or replaced while the request was checked",
                 missing.subject, missing.version
             ))),
             // Confluent's identity ignores the type: the same text under another
@@ -944,6 +956,12 @@ impl Registry {
             .map_err(RegistryError::invalid_schema)?;
         let subject = Subject::parse(&self.resolve_alias(raw_subject).await?);
         let latest = self.store.versions_list(&subject).await?.iter().map(|v| v.version).max().unwrap_or(0);
+        // Past numbers pinned for the schemas they held (see `register_once`).
+        let pins = self.store.version_pins(&subject).await?;
+        let mut next = latest + 1;
+        while pins.iter().any(|(number, _)| *number == next) {
+            next += 1;
+        }
         let register = RegisterRequest {
             schema: Some(text),
             schema_type: Some(record.schema_type.as_str().to_owned()),
@@ -951,7 +969,7 @@ impl Registry {
             metadata: request.metadata,
             rule_set: request.rule_set,
             id: None,
-            version: Some(request.new_version.unwrap_or(latest + 1)),
+            version: Some(request.new_version.unwrap_or(next)),
         };
         self.register(raw_subject, register, false).await
     }

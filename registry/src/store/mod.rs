@@ -58,6 +58,17 @@ pub struct VersionRecord {
     pub deleted: bool,
 }
 
+/// A subject version a new schema or contract references, and the schema the
+/// service resolved it to: the write re-checks under its locks that the
+/// version still holds that schema (an IMPORT may have overwritten it since).
+#[derive(Debug, Clone)]
+pub struct ReferenceTarget {
+    /// Qualified.
+    pub subject: String,
+    pub version: i32,
+    pub schema_id: i64,
+}
+
 /// What a registration writes, decided by the service.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -66,8 +77,8 @@ pub struct NewVersion {
     pub schema_type: SchemaType,
     pub schema: String,
     pub references: Vec<Reference>,
-    /// The references' subjects, qualified relative to this subject's context.
-    pub reference_targets: Vec<(String, i32)>,
+    /// The subject versions referenced, qualified relative to this subject's context.
+    pub reference_targets: Vec<ReferenceTarget>,
     pub metadata: Option<Value>,
     pub rule_set: Option<Value>,
     /// An id given by the caller (IMPORT mode).
@@ -77,6 +88,11 @@ pub struct NewVersion {
     /// The highest version the service saw when it checked compatibility;
     /// the write fails with [`InsertOutcome::Conflict`] if it has changed.
     pub expected_max_version: Option<i32>,
+    /// The number the service chose when `explicit_version` is `None`: one
+    /// more than `expected_max_version`, past pinned numbers held for other
+    /// schemas. The write fails with [`InsertOutcome::Conflict`] if a pin
+    /// appeared there since.
+    pub next_version: i32,
 }
 
 /// How a registration write ended.
@@ -251,8 +267,13 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
 
     /// Every version of a subject, soft-deleted ones included, ascending.
     async fn versions_list(&self, subject: &Subject) -> Result<Vec<VersionRecord>>;
-    /// Whether a subject version exists and is not soft-deleted.
-    async fn version_live(&self, subject: &str, version: i32) -> Result<bool>;
+    /// The subject's pinned version numbers (permanently deleted while a
+    /// soft-deleted schema references them; migration 0008), ascending, each
+    /// with the fingerprint of the only schema that may take it again.
+    async fn version_pins(&self, subject: &Subject) -> Result<Vec<(i32, String)>>;
+    /// Whether a subject version exists, is not soft-deleted and holds schema
+    /// `id` (an IMPORT may overwrite a version with another schema).
+    async fn version_holds(&self, subject: &str, version: i32, id: i64) -> Result<bool>;
     /// Every version of every subject, ascending by subject then version.
     async fn versions_all(&self) -> Result<Vec<VersionRecord>>;
     /// Up to `limit` subjects with versions after `after`, ordered by their
@@ -312,12 +333,12 @@ pub trait Store: AuditStore + BrowseStore + DeployStore + WebhookStore + Send + 
     async fn config_delete(&self, scope: &str) -> Result<()>;
 
     /// Writes a contract, keeping its creation time when it exists, unless one
-    /// of the subject versions it references (`reference_targets`, qualified)
-    /// is no longer live: then that one is answered and nothing is written.
+    /// of the subject versions it references is gone or holds another schema
+    /// than it was resolved to: then that one is answered and nothing is written.
     async fn contract_put(
         &self,
         contract: &ContractRecord,
-        reference_targets: &[(String, i32)],
+        reference_targets: &[ReferenceTarget],
     ) -> Result<Option<MissingReference>>;
     async fn contract_get(&self, subject: &str, consumer: &str) -> Result<Option<ContractRecord>>;
     /// A subject's contracts, by consumer name.

@@ -156,7 +156,7 @@ macro_rules! sql_store {
         use $crate::store::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
         use $crate::store::sql::{CounterState, now_millis, subject_locks, to_json};
         use $crate::store::{
-            ConfigRecord, ContractRecord, DeleteOutcome, InsertOutcome, MissingReference, NewVersion, SchemaRecord,
+            ConfigRecord, ContractRecord, DeleteOutcome, InsertOutcome, MissingReference, NewVersion, ReferenceTarget, SchemaRecord,
             Store, VersionRecord,
         };
         use $crate::subject::Subject;
@@ -192,12 +192,14 @@ macro_rules! sql_store {
                 .await?)
         }
 
-        /// The first of `targets` that is gone. A soft-deleted version may be
-        /// referenced, as Confluent allows when the reference names its number.
-        async fn missing_reference(tx: &mut Tx, targets: &[(String, i32)]) -> Result<Option<MissingReference>> {
-            for (subject, version) in targets {
-                if version_state(&mut **tx, subject, *version).await?.is_none() {
-                    return Ok(Some(MissingReference { subject: subject.clone(), version: *version }));
+        /// The first of `targets` that is gone or holds another schema than the
+        /// service resolved it to (an IMPORT overwrote it since). A soft-deleted
+        /// version may be referenced, as Confluent allows when the reference
+        /// names its number.
+        async fn missing_reference(tx: &mut Tx, targets: &[ReferenceTarget]) -> Result<Option<MissingReference>> {
+            for target in targets {
+                if version_schema(tx, &target.subject, target.version).await? != Some(target.schema_id) {
+                    return Ok(Some(MissingReference { subject: target.subject.clone(), version: target.version }));
                 }
             }
             Ok(None)
@@ -343,7 +345,21 @@ macro_rules! sql_store {
             .bind(version)
             .fetch_optional(&mut **tx)
             .await?;
-            if referenced.is_some() {
+            // A service version's published schemas (deployment gating) keep
+            // their references as JSON; those naming the subject are read whole.
+            let published: Vec<(String, String)> = sqlx::query_as(
+                "SELECT subject, references_json FROM service_schemas WHERE references_json LIKE $1",
+            )
+            .bind(format!("%{}%", new.subject.name))
+            .fetch_all(&mut **tx)
+            .await?;
+            let names_it = |(owner, references): &(String, String)| {
+                let owner = Subject::parse(owner);
+                serde_json::from_str::<Vec<$crate::store::Reference>>(references).is_ok_and(|references| {
+                    references.iter().any(|r| r.version == version && owner.referenced(&r.subject).qualified() == subject)
+                })
+            };
+            if referenced.is_some() || published.iter().any(names_it) {
                 return Ok(Some(InsertOutcome::VersionReferenced(MissingReference { subject, version })));
             }
             sqlx::query("DELETE FROM versions WHERE subject = $1 AND version = $2")
@@ -382,13 +398,15 @@ macro_rules! sql_store {
         }
 
         /// Pins `subject`'s `version`, just deleted for good and holding schema
-        /// `id`, when a (soft-deleted) schema still references it.
+        /// `id`, when a (soft-deleted) schema still references it. The pin holds
+        /// the schema's fingerprint without the `#id` a second id of the same
+        /// schema (IMPORT) carries in its row: the 32 hex digits of the MD5.
         async fn pin_referenced(tx: &mut Tx, context: &str, subject: &str, version: i32, id: i64) -> Result<()> {
             sqlx::query(
                 "INSERT INTO version_pins (subject, version, fingerprint) \
-                 SELECT $1, $2, s.fingerprint FROM schemas s WHERE s.context = $3 AND s.id = $4 \
+                 SELECT $1, $2, substr(s.fingerprint, 1, 32) FROM schemas s WHERE s.context = $3 AND s.id = $4 \
                  AND EXISTS (SELECT 1 FROM schema_references r WHERE r.ref_subject = $1 AND r.ref_version = $2) \
-                 ON CONFLICT (subject, version) DO NOTHING",
+                 ON CONFLICT (subject, version) DO UPDATE SET fingerprint = EXCLUDED.fingerprint",
             )
             .bind(subject)
             .bind(version)
@@ -416,7 +434,7 @@ macro_rules! sql_store {
             .bind(now_millis())
             .execute(&mut **tx)
             .await?;
-            for (subject, version) in &new.reference_targets {
+            for ReferenceTarget { subject, version, .. } in &new.reference_targets {
                 sqlx::query(
                     "INSERT INTO schema_references (context, schema_id, ref_subject, ref_version) VALUES ($1, $2, $3, $4)",
                 )
@@ -439,7 +457,7 @@ macro_rules! sql_store {
             let subject = new.subject.qualified();
             let context = new.subject.context.clone();
             if !subjects_locked {
-                let referenced = new.reference_targets.iter().map(|(s, _)| s.as_str());
+                let referenced = new.reference_targets.iter().map(|t| t.subject.as_str());
                 lock_subjects(tx, &subject_locks(Some(subject.as_str()), referenced)).await?;
             }
             if let Some(missing) = missing_reference(tx, &new.reference_targets).await? {
@@ -469,7 +487,7 @@ macro_rules! sql_store {
             // Above the highest version (just read under the lock) nothing is taken
             // but a pinned number, which only its own schema may take again; an
             // explicit (IMPORT) version may be taken or pinned.
-            let (version, pinned) = if let Some(version) = new.explicit_version {
+            let version = if let Some(version) = new.explicit_version {
                 if let Some(held) = version_schema(tx, &subject, version).await? {
                     if held == id {
                         return Ok(InsertOutcome::VersionTaken);
@@ -478,19 +496,17 @@ macro_rules! sql_store {
                         return Ok(refused);
                     }
                 }
-                let pinned = pin_of(tx, &subject, version).await?;
-                if pinned.as_ref().is_some_and(|pinned| *pinned != new.fingerprint) {
+                if pin_of(tx, &subject, version).await?.is_some_and(|pinned| pinned != new.fingerprint) {
                     return Ok(InsertOutcome::VersionPinned);
                 }
-                (version, pinned.is_some())
+                version
             } else {
-                let mut version = max_version.unwrap_or(0) + 1;
-                loop {
-                    match pin_of(tx, &subject, version).await? {
-                        Some(pinned) if pinned != new.fingerprint => version += 1,
-                        pinned => break (version, pinned.is_some()),
-                    }
+                // The service chose the number from the pins it read; a pin made
+                // since (its version was deleted for good) sends it back.
+                if pin_of(tx, &subject, new.next_version).await?.is_some_and(|pinned| pinned != new.fingerprint) {
+                    return Ok(InsertOutcome::Conflict);
                 }
+                new.next_version
             };
             // The subject's versions holding this schema already (none for a new schema).
             let holding: Vec<bool> = if new_schema {
@@ -518,14 +534,13 @@ macro_rules! sql_store {
             .bind(now_millis())
             .execute(&mut **tx)
             .await?;
-            if pinned {
-                // Its own schema took a pinned number again: the references resolve.
-                sqlx::query("DELETE FROM version_pins WHERE subject = $1 AND version = $2")
-                    .bind(&subject)
-                    .bind(version)
-                    .execute(&mut **tx)
-                    .await?;
-            }
+            // A pin of this number goes: its own schema took it again (the
+            // references resolve), or nothing references it any more.
+            sqlx::query("DELETE FROM version_pins WHERE subject = $1 AND version = $2")
+                .bind(&subject)
+                .bind(version)
+                .execute(&mut **tx)
+                .await?;
             if holding.iter().any(|deleted| *deleted) {
                 // Registering a soft-deleted schema again replaces its old versions,
                 // as Confluent does, unless something still references them.
@@ -631,7 +646,7 @@ macro_rules! sql_store {
             // registration taking its own later could wait on another batch
             // that waits on this one's counter lock.
             let written: Vec<String> = news.iter().map(|new| new.subject.qualified()).collect();
-            let referenced = news.iter().flat_map(|new| new.reference_targets.iter().map(|(s, _)| s.as_str()));
+            let referenced = news.iter().flat_map(|new| new.reference_targets.iter().map(|t| t.subject.as_str()));
             lock_subjects(&mut tx, &subject_locks(written.iter().map(String::as_str), referenced)).await?;
             let mut outcomes = Vec::with_capacity(news.len());
             for new in news {
@@ -735,9 +750,28 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            #[tracing::instrument(name = "store.version_live", skip_all, fields(db.system = DB_SYSTEM))]
-            async fn version_live(&self, subject: &str, version: i32) -> Result<bool> {
-                Ok(version_state(&mut *self.acquire().await?, subject, version).await? == Some(false))
+            #[tracing::instrument(name = "store.version_pins", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn version_pins(&self, subject: &Subject) -> Result<Vec<(i32, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT version, fingerprint FROM version_pins p WHERE subject = $1 AND EXISTS \
+                     (SELECT 1 FROM schema_references r WHERE r.ref_subject = p.subject AND r.ref_version = p.version) \
+                     ORDER BY version",
+                )
+                .bind(subject.qualified())
+                .fetch_all(&mut *self.acquire().await?)
+                .await?)
+            }
+
+            #[tracing::instrument(name = "store.version_holds", skip_all, fields(db.system = DB_SYSTEM))]
+            async fn version_holds(&self, subject: &str, version: i32, id: i64) -> Result<bool> {
+                let held: Option<i64> = sqlx::query_scalar(
+                    "SELECT schema_id FROM versions WHERE subject = $1 AND version = $2 AND NOT deleted",
+                )
+                .bind(subject)
+                .bind(version)
+                .fetch_optional(&mut *self.acquire().await?)
+                .await?;
+                Ok(held == Some(id))
             }
 
             #[tracing::instrument(name = "store.versions_all", skip_all, fields(db.system = DB_SYSTEM))]
@@ -1016,10 +1050,10 @@ macro_rules! sql_store {
             async fn contract_put(
                 &self,
                 contract: &ContractRecord,
-                reference_targets: &[(String, i32)],
+                reference_targets: &[ReferenceTarget],
             ) -> Result<Option<MissingReference>> {
                 let mut tx = self.begin().await?;
-                lock_subjects(&mut tx, &subject_locks(None::<&str>, reference_targets.iter().map(|(s, _)| s.as_str()))).await?;
+                lock_subjects(&mut tx, &subject_locks(None::<&str>, reference_targets.iter().map(|t| t.subject.as_str()))).await?;
                 if let Some(missing) = missing_reference(&mut tx, reference_targets).await? {
                     return Ok(Some(missing));
                 }
@@ -1045,7 +1079,7 @@ macro_rules! sql_store {
                     .bind(&contract.consumer)
                     .execute(&mut *tx)
                     .await?;
-                for (subject, version) in reference_targets {
+                for ReferenceTarget { subject, version, .. } in reference_targets {
                     sqlx::query(
                         "INSERT INTO contract_references (subject, consumer, ref_subject, ref_version) \
                          VALUES ($1, $2, $3, $4)",
