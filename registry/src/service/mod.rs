@@ -30,7 +30,8 @@ mod contracts;
 mod delete;
 mod deploy;
 mod locks;
-mod packed;
+#[doc(hidden)] // Public for `benches/packed.rs` only.
+pub mod packed;
 mod read;
 mod register;
 mod webhooks;

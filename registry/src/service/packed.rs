@@ -171,6 +171,12 @@ pub struct RecentReads {
     slots: Box<[AtomicU64]>,
 }
 
+impl Default for RecentReads {
+    fn default() -> RecentReads {
+        RecentReads::new()
+    }
+}
+
 impl RecentReads {
     /// Slots: 32 KiB, which stays in the processor's cache.
     const SLOTS: usize = 4096;
@@ -196,8 +202,10 @@ impl RecentReads {
 /// How many shards the tier is split into, by id: readers on different cores
 /// mostly take different locks.
 const SHARDS: usize = 16;
-/// The largest chunk of records; a record must fit in one (see [`Slot`]).
-const CHUNK_BYTES: usize = 1 << 20;
+/// The largest chunk of records: one huge page (see [`Chunk`]).
+const CHUNK_BYTES: usize = 2 << 20;
+/// The largest record (see [`Slot`]).
+const RECORD_BYTES: usize = 1 << 20;
 /// A shard's first chunk: chunks double from here, so a small registry stays small.
 const FIRST_CHUNK_BYTES: usize = 16 << 10;
 /// A record's header: the `ETag` hash (8 bytes), the unpacked length (4), flags (1).
@@ -208,20 +216,74 @@ const WITH_DICTIONARY: u8 = 1;
 /// rather than growing the table (ids imported in IMPORT mode can be anything).
 const TABLE_SLACK: usize = 4096;
 
-/// Where a record lives in its shard: its chunk (24 bits), its offset in the
-/// chunk (20 bits) and its length (20 bits). Zero: no record.
+/// Where a record lives in its shard: its chunk (23 bits), its offset in the
+/// chunk (21 bits) and its length (20 bits). Zero: no record.
 #[derive(Clone, Copy)]
 struct Slot(u64);
 
 impl Slot {
     fn new(chunk: usize, offset: usize, len: usize) -> Option<Slot> {
-        let fits = chunk < 1 << 24 && offset < CHUNK_BYTES && (1..CHUNK_BYTES).contains(&len);
-        fits.then_some(Slot(((chunk as u64) << 40) | ((offset as u64) << 20) | len as u64))
+        let fits = chunk < 1 << 23 && offset < CHUNK_BYTES && (1..RECORD_BYTES).contains(&len);
+        fits.then_some(Slot(((chunk as u64) << 41) | ((offset as u64) << 20) | len as u64))
     }
 
     fn parts(self) -> (usize, usize, usize) {
         let Slot(raw) = self;
-        ((raw >> 40) as usize, ((raw >> 20) & 0xF_FFFF) as usize, (raw & 0xF_FFFF) as usize)
+        ((raw >> 41) as usize, ((raw >> 20) & 0x1F_FFFF) as usize, (raw & 0xF_FFFF) as usize)
+    }
+}
+
+/// Records, appended. A full-size chunk is an anonymous mapping of one huge
+/// page (the kernel aligns mappings of that size to it): reads spread over a
+/// million records then miss the processor's address cache (TLB) far less
+/// than over 4 KiB pages. Smaller chunks, for small registries, are plain vectors.
+enum Chunk {
+    Small(Vec<u8>),
+    Huge { map: memmap2::MmapMut, len: usize },
+}
+
+impl Chunk {
+    fn with_capacity(capacity: usize) -> Chunk {
+        if capacity == CHUNK_BYTES
+            && let Ok(map) = memmap2::MmapMut::map_anon(capacity)
+        {
+            // Only a hint: without transparent huge pages the mapping still works.
+            let _ = map.advise(memmap2::Advice::HugePage);
+            return Chunk::Huge { map, len: 0 };
+        }
+        Chunk::Small(Vec::with_capacity(capacity))
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Chunk::Small(bytes) => bytes.capacity(),
+            Chunk::Huge { map, .. } => map.len(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Small(bytes) => bytes.len(),
+            Chunk::Huge { len, .. } => *len,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Small(bytes) => bytes,
+            Chunk::Huge { map, len } => &map[..*len],
+        }
+    }
+
+    /// Appends `record`, which the caller made sure fits.
+    fn push(&mut self, record: &[u8]) {
+        match self {
+            Chunk::Small(bytes) => bytes.extend_from_slice(record),
+            Chunk::Huge { map, len } => {
+                map[*len..*len + record.len()].copy_from_slice(record);
+                *len += record.len();
+            }
+        }
     }
 }
 
@@ -235,7 +297,7 @@ struct Shard {
     /// The slots of ids that did not fit a table.
     aside: std::collections::HashMap<PackedKey, u64>,
     /// Records; each chunk is allocated once, at its final capacity.
-    chunks: Vec<Vec<u8>>,
+    chunks: Vec<Chunk>,
 }
 
 impl Shard {
@@ -258,7 +320,7 @@ impl Shard {
     /// The record `slot` points at.
     fn record(&self, slot: Slot) -> Option<&[u8]> {
         let (chunk, offset, len) = slot.parts();
-        self.chunks.get(chunk)?.get(offset..offset + len)
+        self.chunks.get(chunk)?.bytes().get(offset..offset + len)
     }
 
     /// Appends `record`; its slot, and the bytes newly allocated for it.
@@ -266,15 +328,15 @@ impl Shard {
         let mut allocated = 0;
         let room = self.chunks.last().is_some_and(|chunk| chunk.capacity() - chunk.len() >= record.len());
         if !room {
-            let previous = self.chunks.last().map_or(0, Vec::capacity);
+            let previous = self.chunks.last().map_or(0, Chunk::capacity);
             let capacity = (previous * 2).clamp(FIRST_CHUNK_BYTES, CHUNK_BYTES).max(record.len());
-            self.chunks.push(Vec::with_capacity(capacity));
+            self.chunks.push(Chunk::with_capacity(capacity));
             allocated = capacity;
         }
         let chunk_index = self.chunks.len() - 1;
         let chunk = self.chunks.last_mut()?;
         let slot = Slot::new(chunk_index, chunk.len(), record.len())?;
-        chunk.extend_from_slice(record);
+        chunk.push(record);
         Some((slot, allocated))
     }
 
@@ -381,7 +443,7 @@ impl PackedTier {
     /// `ticket` or the budget is spent; whether the id's answer is held.
     pub fn fill(&self, ticket: super::cache::Ticket, number: u32, id: i64, packed: &Packed) -> bool {
         use Ordering::Relaxed;
-        if HEADER + packed.bytes.len() >= CHUNK_BYTES {
+        if HEADER + packed.bytes.len() >= RECORD_BYTES {
             return false;
         }
         let mut record = Vec::with_capacity(HEADER + packed.bytes.len());
