@@ -593,6 +593,41 @@ async fn a_pinned_number_is_skipped_by_explicit_versions_and_tags_and_their_meta
     assert_eq!(versions, json!([1, 3, 4]));
 }
 
+async fn an_import_overwrite_racing_a_new_reference_never_leaves_the_reference_meaning_the_new_schema(app: TestApp) {
+    let app = Arc::new(app);
+    let (status, _) = app.call(Method::PUT, "/mode", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let record = |name: &str, field: &str, ty: &str| {
+        json!({"type": "record", "name": name, "fields": [{"name": field, "type": ty}]}).to_string()
+    };
+    for i in 0..30_i64 {
+        let (x, field) = (format!("x{i}"), format!("v{i}"));
+        let first = json!({"schema": record("Imp", &field, "int"), "id": 10_000 + i, "version": 1});
+        let (status, body) = app.call(Method::POST, &format!("/subjects/{x}/versions"), Some(first)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // At once: x version 1 overwritten with another schema, and a schema
+        // referencing x version 1 (as it was) registered.
+        let overwrite = json!({"schema": record("Other", &field, "int"), "id": 20_000 + i, "version": 1});
+        let referrer = json!({"schema": record("Holder", &format!("i{i}"), "Imp"), "id": 30_000 + i, "version": 1,
+            "references": [{"name": "Imp", "subject": x, "version": 1}]});
+        let (a, b) = (Arc::clone(&app), Arc::clone(&app));
+        let path = format!("/subjects/{x}/versions");
+        let overwrite = tokio::spawn(async move { a.call(Method::POST, &path, Some(overwrite)).await });
+        let path = format!("/subjects/r{i}/versions");
+        let referrer = tokio::spawn(async move { b.call(Method::POST, &path, Some(referrer)).await });
+        let (overwrite, referrer) = (overwrite.await.expect("task"), referrer.await.expect("task"));
+        // Whichever comes first, the other is refused: 42206 for the overwrite of
+        // a referenced version, 42201 for a reference that no longer holds Imp.
+        assert!(
+            overwrite.0 != StatusCode::OK || referrer.0 != StatusCode::OK,
+            "round {i}: both succeeded: {} and {}",
+            overwrite.1,
+            referrer.1
+        );
+    }
+    app.call(Method::PUT, "/mode", Some(json!({"mode": "READWRITE"}))).await;
+}
+
 async fn an_import_does_not_overwrite_a_version_a_published_service_reads(app: TestApp) {
     let imp = |ty: &str| json!({"type": "record", "name": "Imp", "fields": [{"name": "v", "type": ty}]}).to_string();
     let (status, _) = app.call(Method::PUT, "/mode/imp", Some(json!({"mode": "IMPORT"}))).await;
@@ -984,6 +1019,7 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    an_import_overwrite_racing_a_new_reference_never_leaves_the_reference_meaning_the_new_schema,
     a_pinned_number_is_skipped_by_explicit_versions_and_tags_and_their_metadata_says_so,
     an_import_does_not_overwrite_a_version_a_published_service_reads,
     a_permanent_delete_under_a_soft_deleted_referrer_pins_the_version_number,
