@@ -240,6 +240,7 @@ pub fn register_request(body: &Value) -> Result<RegisterRequest, RegistryError> 
         rule_set: rule_set(map.get("ruleSet"))?,
         id: integer(map.get("id"))?,
         version: integer(map.get("version"))?.map(|v| v as i32),
+        always_new: false,
     })
 }
 

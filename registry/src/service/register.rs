@@ -25,6 +25,10 @@ pub struct RegisterRequest {
     pub rule_set: Option<Value>,
     pub id: Option<i64>,
     pub version: Option<i32>,
+    /// A new version even when the subject holds this schema already, as an
+    /// explicit `version` asks, numbered as the next one when `version` is
+    /// absent (the tags endpoint; never set by a request body).
+    pub always_new: bool,
 }
 
 /// What a registration answers.
@@ -454,7 +458,7 @@ impl Registry {
         // Jackson's default for an absent id is -1: a negative id is no id.
         request.id = request.id.filter(|id| *id >= 0);
         let subject = Subject::parse_for_write(&self.resolve_alias(raw_subject).await?)?;
-        let cache_key = (request.id.is_none() && request.version.is_none())
+        let cache_key = (request.id.is_none() && request.version.is_none() && !request.always_new)
             .then(|| ReregisterKey::of(subject.qualified(), &request, normalize_param));
         if let Some(key) = &cache_key
             && request.metadata.is_none()
@@ -554,7 +558,7 @@ impl Registry {
         let prepared = self.prepare(subject, request, normalize, latest.as_deref()).await?;
         // Already registered under this subject (at any live version): same id, no check.
         // An explicit version asks for a new version; `-1` only considers the latest.
-        if request.version.is_none_or(|v| v <= 0) {
+        if !request.always_new && request.version.is_none_or(|v| v <= 0) {
             let candidates: Vec<&VersionRecord> =
                 if request.version == Some(-1) { live.last().copied().into_iter().collect() } else { live.clone() };
             for version in candidates {
@@ -579,7 +583,9 @@ impl Registry {
             let inherited = metadata.clone().or_else(|| latest.as_ref().and_then(|l| l.metadata.clone()));
             metadata = overlay_metadata(config.default_metadata.clone(), inherited.as_ref());
             metadata = overlay_metadata(metadata, config.override_metadata.as_ref());
-            stamped = request.version.is_some_and(|v| v != 0) || has_confluent_version(metadata.as_ref());
+            stamped = request.always_new
+                || request.version.is_some_and(|v| v != 0)
+                || has_confluent_version(metadata.as_ref());
         }
         let stored_as = |number: i32| {
             let metadata =
@@ -941,8 +947,9 @@ impl Registry {
     /// `POST /subjects/{s}/versions/{v}/tags`: the version's schema with tags
     /// added and removed, registered as a new version (Confluent 7.9's
     /// semantics: a new version even when no tag changes, numbered
-    /// `newVersion` or one more than the latest, its metadata inherited from
-    /// the latest version unless given).
+    /// `newVersion` or as the next version (one more than the latest, past
+    /// pinned numbers), its metadata inherited from the latest version unless
+    /// given).
     #[tracing::instrument(name = "registry.modify_tags", skip_all, fields(subject = raw_subject))]
     pub async fn modify_tags(
         &self,
@@ -954,14 +961,6 @@ impl Registry {
         let parsed = self.parsed_of(&record).await?;
         let text = stele_compat::tags::modify_tags(&parsed, &request.add, &request.remove)
             .map_err(RegistryError::invalid_schema)?;
-        let subject = Subject::parse(&self.resolve_alias(raw_subject).await?);
-        let latest = self.store.versions_list(&subject).await?.iter().map(|v| v.version).max().unwrap_or(0);
-        // Past numbers pinned for the schemas they held (see `register_once`).
-        let pins = self.store.version_pins(&subject).await?;
-        let mut next = latest + 1;
-        while pins.iter().any(|(number, _)| *number == next) {
-            next += 1;
-        }
         let register = RegisterRequest {
             schema: Some(text),
             schema_type: Some(record.schema_type.as_str().to_owned()),
@@ -969,7 +968,8 @@ impl Registry {
             metadata: request.metadata,
             rule_set: request.rule_set,
             id: None,
-            version: Some(request.new_version.unwrap_or(next)),
+            version: request.new_version,
+            always_new: true,
         };
         self.register(raw_subject, register, false).await
     }

@@ -137,6 +137,12 @@ pub(super) struct CounterState {
     pub existing_type: Option<String>,
 }
 
+/// Whether a row of `version_pins` still binds: some schema references its
+/// version. A pin whose referrers all went binds nothing (permanent deletes
+/// sweep those, but one in another context may race that sweep).
+pub(super) const PIN_REFERENCED: &str = "EXISTS (SELECT 1 FROM schema_references r \
+     WHERE r.ref_subject = version_pins.subject AND r.ref_version = version_pins.version)";
+
 /// Milliseconds since the epoch, as the stores write them.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -154,7 +160,7 @@ macro_rules! sql_store {
 
         use $crate::error::{RegistryError, Result};
         use $crate::store::rows::{CONTRACT_COLUMNS, ContractRow, SCHEMA_COLUMNS, SchemaRow, VERSION_COLUMNS, VersionRow};
-        use $crate::store::sql::{CounterState, now_millis, subject_locks, to_json};
+        use $crate::store::sql::{CounterState, PIN_REFERENCED, now_millis, subject_locks, to_json};
         use $crate::store::{
             ConfigRecord, ContractRecord, DeleteOutcome, InsertOutcome, MissingReference, NewVersion, ReferenceTarget, SchemaRecord,
             Store, VersionRecord,
@@ -183,9 +189,10 @@ macro_rules! sql_store {
 
         type Connection = <Db as sqlx::Database>::Connection;
 
-        /// The live-or-not state of one subject version (`None`: no such version).
-        async fn version_state(connection: &mut Connection, subject: &str, version: i32) -> Result<Option<bool>> {
-            Ok(sqlx::query_scalar("SELECT deleted FROM versions WHERE subject = $1 AND version = $2")
+        /// The schema id one subject version holds and whether it is
+        /// soft-deleted (`None`: no such version).
+        async fn version_row(connection: &mut Connection, subject: &str, version: i32) -> Result<Option<(i64, bool)>> {
+            Ok(sqlx::query_as("SELECT schema_id, deleted FROM versions WHERE subject = $1 AND version = $2")
                 .bind(subject)
                 .bind(version)
                 .fetch_optional(connection)
@@ -198,7 +205,8 @@ macro_rules! sql_store {
         /// names its number.
         async fn missing_reference(tx: &mut Tx, targets: &[ReferenceTarget]) -> Result<Option<MissingReference>> {
             for target in targets {
-                if version_schema(tx, &target.subject, target.version).await? != Some(target.schema_id) {
+                let held = version_row(&mut **tx, &target.subject, target.version).await?.map(|(id, _)| id);
+                if held != Some(target.schema_id) {
                     return Ok(Some(MissingReference { subject: target.subject.clone(), version: target.version }));
                 }
             }
@@ -305,8 +313,8 @@ macro_rules! sql_store {
             permanent: bool,
         ) -> Result<Option<DeleteOutcome>> {
             for &version in versions {
-                match version_state(&mut **tx, subject, version).await? {
-                    Some(deleted) if deleted == permanent => {}
+                match version_row(&mut **tx, subject, version).await? {
+                    Some((_, deleted)) if deleted == permanent => {}
                     _ => return Ok(Some(DeleteOutcome::Conflict)),
                 }
                 if referrer_of(tx, subject, version, permanent).await? {
@@ -317,15 +325,6 @@ macro_rules! sql_store {
                 }
             }
             Ok(None)
-        }
-
-        /// The schema id `subject`'s `version` holds, live or soft-deleted.
-        async fn version_schema(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<i64>> {
-            Ok(sqlx::query_scalar("SELECT schema_id FROM versions WHERE subject = $1 AND version = $2")
-                .bind(subject)
-                .bind(version)
-                .fetch_optional(&mut **tx)
-                .await?)
         }
 
         /// An IMPORT names `version`, which holds schema `held`, for another
@@ -384,13 +383,10 @@ macro_rules! sql_store {
 
         /// The fingerprint `subject`'s `version` is pinned to, if a permanent
         /// delete left it referenced by soft-deleted schemas (migration 0008).
-        /// A pin nothing references any more binds nothing: permanent deletes
-        /// sweep those, but one in another context may race that sweep.
         async fn pin_of(tx: &mut Tx, subject: &str, version: i32) -> Result<Option<String>> {
-            Ok(sqlx::query_scalar(
-                "SELECT fingerprint FROM version_pins WHERE subject = $1 AND version = $2 AND EXISTS \
-                 (SELECT 1 FROM schema_references r WHERE r.ref_subject = $1 AND r.ref_version = $2)",
-            )
+            Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT fingerprint FROM version_pins WHERE subject = $1 AND version = $2 AND {PIN_REFERENCED}"
+            )))
             .bind(subject)
             .bind(version)
             .fetch_optional(&mut **tx)
@@ -488,7 +484,7 @@ macro_rules! sql_store {
             // but a pinned number, which only its own schema may take again; an
             // explicit (IMPORT) version may be taken or pinned.
             let version = if let Some(version) = new.explicit_version {
-                if let Some(held) = version_schema(tx, &subject, version).await? {
+                if let Some((held, _)) = version_row(&mut **tx, &subject, version).await? {
                     if held == id {
                         return Ok(InsertOutcome::VersionTaken);
                     }
@@ -752,11 +748,9 @@ macro_rules! sql_store {
 
             #[tracing::instrument(name = "store.version_pins", skip_all, fields(db.system = DB_SYSTEM))]
             async fn version_pins(&self, subject: &Subject) -> Result<Vec<(i32, String)>> {
-                Ok(sqlx::query_as(
-                    "SELECT version, fingerprint FROM version_pins p WHERE subject = $1 AND EXISTS \
-                     (SELECT 1 FROM schema_references r WHERE r.ref_subject = p.subject AND r.ref_version = p.version) \
-                     ORDER BY version",
-                )
+                Ok(sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT version, fingerprint FROM version_pins WHERE subject = $1 AND {PIN_REFERENCED} ORDER BY version"
+                )))
                 .bind(subject.qualified())
                 .fetch_all(&mut *self.acquire().await?)
                 .await?)
@@ -764,14 +758,7 @@ macro_rules! sql_store {
 
             #[tracing::instrument(name = "store.version_holds", skip_all, fields(db.system = DB_SYSTEM))]
             async fn version_holds(&self, subject: &str, version: i32, id: i64) -> Result<bool> {
-                let held: Option<i64> = sqlx::query_scalar(
-                    "SELECT schema_id FROM versions WHERE subject = $1 AND version = $2 AND NOT deleted",
-                )
-                .bind(subject)
-                .bind(version)
-                .fetch_optional(&mut *self.acquire().await?)
-                .await?;
-                Ok(held == Some(id))
+                Ok(version_row(&mut *self.acquire().await?, subject, version).await? == Some((id, false)))
             }
 
             #[tracing::instrument(name = "store.versions_all", skip_all, fields(db.system = DB_SYSTEM))]
@@ -936,10 +923,7 @@ macro_rules! sql_store {
                     .await?;
                 }
                 // Pins nothing references any more (their referrers just went) go.
-                sqlx::query(
-                    "DELETE FROM version_pins WHERE NOT EXISTS (SELECT 1 FROM schema_references r \
-                     WHERE r.ref_subject = version_pins.subject AND r.ref_version = version_pins.version)",
-                )
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM version_pins WHERE NOT {PIN_REFERENCED}")))
                 .execute(&mut *tx)
                 .await?;
                 if purge_settings {
