@@ -817,6 +817,29 @@ async fn every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_onl
     }
 }
 
+/// A warm-up over many pages, of a registry whose ids are sparse (IMPORT
+/// mode): the dictionary is trained on schemas read at steps over the ids,
+/// and every id is held, each answer what a read from storage gives.
+async fn a_warm_up_in_pages_trains_on_ids_spread_wide_and_holds_every_schema(app: TestApp) {
+    let (status, body) = app.call(Method::PUT, "/mode", Some(json!({"mode": "IMPORT"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<i64> = (0..150).map(|i| 1 + i * 997).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let schema = record(&[("id", "string"), (&format!("field{i}"), "long")]);
+        let request = json!({"schema": schema, "id": id, "version": 1});
+        let (status, body) = app.call(Method::POST, &format!("/subjects/sparse{i}/versions"), Some(request)).await;
+        assert_eq!((status, body["id"].as_i64()), (StatusCode::OK, Some(*id)), "{body}");
+    }
+    let registry = &app.state.0.registry;
+    assert_eq!(registry.warm_schemas_in_pages(7).await.expect("warm"), ids.len());
+    assert!(registry.packing_trained(), "150 schemas are enough samples");
+    for id in &ids {
+        let held = registry.cached_schema_json(".", *id).expect("held in memory");
+        let (status, _, fresh) = app.call_with(&format!("/schemas/ids/{id}"), &[]).await;
+        assert_eq!((status, String::from_utf8_lossy(&held.body).into_owned()), (StatusCode::OK, fresh), "id {id}");
+    }
+}
+
 async fn a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it(app: TestApp) {
     let (_, body) =
         app.call(Method::POST, "/subjects/tagged/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
@@ -1038,6 +1061,7 @@ on_both_backends!(
     a_permanently_deleted_id_is_not_served_from_memory,
     a_read_that_falls_back_to_another_context_is_not_kept_as_this_contexts_answer,
     every_id_is_held_in_memory_once_warm_and_a_permanent_delete_forgets_only_its_own,
+    a_warm_up_in_pages_trains_on_ids_spread_wide_and_holds_every_schema,
     register_then_fetch_by_id_and_version_returns_the_canonical_text,
     register_returns_409_naming_the_field_when_a_field_without_default_is_added,
     an_invalid_schema_is_42201_and_a_malformed_body_is_400,

@@ -423,8 +423,8 @@ impl Registry {
     /// Reads every stored schema once, a page at a time, and keeps its
     /// `GET /schemas/ids/{id}` answer packed, until the packed tier is nearly
     /// full: after a start, consumers' first reads are answered from memory.
-    /// The first page also trains the packing dictionary. Returns how many
-    /// answers it packed.
+    /// It first trains the packing dictionary (see `train_packer`), and packs
+    /// each page while it reads the next. Returns how many answers it packed.
     ///
     /// One warm-up runs at a time. A warm-up asked for while one runs (after
     /// a replica dropped every answer, say) waits and then reads everything
@@ -432,50 +432,119 @@ impl Registry {
     /// further ones asked for meanwhile return 0 at once, as that waiting one
     /// starts after them and covers them.
     pub async fn warm_schemas(&self) -> Result<usize> {
+        self.warm_schemas_in_pages(2000).await
+    }
+
+    /// [`Registry::warm_schemas`], reading `page` schemas at a time.
+    #[doc(hidden)]
+    pub async fn warm_schemas_in_pages(&self, page: usize) -> Result<usize> {
         use std::sync::atomic::Ordering;
-        /// Pages as large as the dictionary's samples, so the first page trains it.
-        const PAGE: usize = super::packed::SAMPLES;
         if self.warm_queued.swap(true, Ordering::SeqCst) {
             return Ok(0);
         }
         let _running = self.warm_lock.lock().await;
         self.warm_queued.store(false, Ordering::SeqCst);
+        self.train_packer().await?;
         let mut after: Option<(String, i64)> = None;
+        let mut exhausted = false;
         let mut warmed = 0;
-        while !self.packed.nearly_full() {
-            let ticket = self.packed.ticket();
-            let page = self.store.schemas_after(after.as_ref().map(|(c, i)| (c.as_str(), *i)), PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.context.clone(), last.id));
-            let exhausted = page.len() < PAGE;
-            let packer = Arc::clone(&self.packer);
-            // Serializing and packing a page takes milliseconds: off the async workers.
-            let packed = tokio::task::spawn_blocking(move || {
-                let bodies: Vec<(super::IdKey, SchemaJson)> = page
-                    .into_iter()
-                    .filter_map(|record| Some(((record.context.clone(), record.id), SchemaJson::of(&record).ok()?)))
-                    .collect();
-                let samples: Vec<&[u8]> = bodies.iter().map(|(_, json)| json.body.as_ref()).collect();
-                packer.train(&samples);
-                bodies
-                    .into_iter()
-                    .filter_map(|(key, json)| Some((key, packer.pack(&json.body, json.hash)?)))
-                    .collect::<Vec<_>>()
-            })
-            .await
-            .map_err(|e| RegistryError::Internal(format!("warming the read path failed: {e}")))?;
-            for ((context, id), packed) in packed {
-                // Refused once a delete invalidated the tier since the page was
-                // read: those ids are read from storage when asked for.
-                if self.packed.fill(ticket, self.context_numbers.get_or_add(&context), id, &packed) {
-                    warmed += 1;
+        // The page being packed while the next one is read.
+        let mut in_flight: Option<(super::cache::Ticket, Vec<PackingPart>)> = None;
+        loop {
+            let mut next = None;
+            if !exhausted && !self.packed.nearly_full() {
+                let ticket = self.packed.ticket();
+                let read = self.store.schemas_after(after.as_ref().map(|(c, i)| (c.as_str(), *i)), page).await?;
+                exhausted = read.len() < page;
+                if let Some(last) = read.last() {
+                    after = Some((last.context.clone(), last.id));
+                    next = Some((ticket, self.pack_page(read)));
                 }
             }
-            if exhausted {
-                break;
+            if let Some((ticket, parts)) = in_flight.take() {
+                for part in parts {
+                    let packed = part
+                        .await
+                        .map_err(|e| RegistryError::Internal(format!("warming the read path failed: {e}")))?;
+                    for ((context, id), packed) in packed {
+                        // Refused once a delete invalidated the tier since the page was
+                        // read: those ids are read from storage when asked for.
+                        if self.packed.fill(ticket, self.context_numbers.get_or_add(&context), id, &packed) {
+                            warmed += 1;
+                        }
+                    }
+                }
+            }
+            match next {
+                Some(page) => in_flight = Some(page),
+                None => break,
             }
         }
         Ok(warmed)
+    }
+
+    /// Whether the packing dictionary is trained.
+    #[doc(hidden)]
+    pub fn packing_trained(&self) -> bool {
+        self.packer.trained()
+    }
+
+    /// Serializes and packs a page of schemas off the async workers, split
+    /// over the cores this process may use: a page of 2,000 takes
+    /// milliseconds (mostly serializing), while the next page is read.
+    fn pack_page(&self, page: Vec<SchemaRecord>) -> Vec<PackingPart> {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut page = page.into_iter();
+        let part_len = page.len().div_ceil(cores).max(1);
+        std::iter::from_fn(|| {
+            let part: Vec<SchemaRecord> = page.by_ref().take(part_len).collect();
+            if part.is_empty() {
+                return None;
+            }
+            let packer = Arc::clone(&self.packer);
+            Some(tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .filter_map(|record| {
+                        let json = SchemaJson::of(&record).ok()?;
+                        Some(((record.context, record.id), packer.pack(&json.body, json.hash)?))
+                    })
+                    .collect()
+            }))
+        })
+        .collect()
+    }
+
+    /// Trains the packing dictionary, once, on answers read at even steps over
+    /// the default context's ids, so that it knows every era of the registry
+    /// rather than only its oldest subjects (whose versions are much alike).
+    /// A registry with fewer schemas than the samples trains on all of them.
+    async fn train_packer(&self) -> Result<()> {
+        /// Where the samples are read, each a run of `SAMPLES / STEPS` ids.
+        const STEPS: usize = 200;
+        const SAMPLES: usize = super::packed::SAMPLES;
+        if self.packer.trained() {
+            return Ok(());
+        }
+        let max = usize::try_from(self.store.schema_max_id(DEFAULT_CONTEXT).await?).unwrap_or(0);
+        let samples = if max <= SAMPLES {
+            self.store.schemas_after(None, SAMPLES).await?
+        } else {
+            // By id: where ids are sparse, steps can read the same schemas.
+            let mut samples = BTreeMap::new();
+            for step in 0..STEPS {
+                let from = i64::try_from(max / STEPS * step).unwrap_or(i64::MAX);
+                let run = self.store.schemas_after(Some((DEFAULT_CONTEXT, from)), SAMPLES / STEPS).await?;
+                samples.extend(run.into_iter().map(|record| ((record.context.clone(), record.id), record)));
+            }
+            samples.into_values().collect()
+        };
+        let packer = Arc::clone(&self.packer);
+        tokio::task::spawn_blocking(move || {
+            let bodies: Vec<SchemaJson> = samples.iter().filter_map(|record| SchemaJson::of(record).ok()).collect();
+            packer.train(&bodies.iter().map(|json| json.body.as_ref()).collect::<Vec<_>>());
+        })
+        .await
+        .map_err(|e| RegistryError::Internal(format!("training the packing dictionary failed: {e}")))
     }
 
     /// A schema by id, if some subject version (live or soft-deleted) still uses it.
@@ -598,6 +667,9 @@ impl Registry {
         Ok(contexts)
     }
 }
+
+/// A part of a page being packed: each id's packed answer.
+type PackingPart = tokio::task::JoinHandle<Vec<(super::IdKey, super::packed::Packed)>>;
 
 /// The default answer of `GET /schemas/ids/{id}`, serialized once, with its
 /// entity tag. An id's content never changes, so neither do these bytes: the
