@@ -95,12 +95,19 @@ impl Browser {
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {
+        self.try_call(method, path, body).unwrap_or_else(|answer| panic!("WebDriver {path}: {answer}"))
+    }
+
+    /// The command's value, or the driver's whole answer when it is an error.
+    fn try_call(&self, method: reqwest::Method, path: &str, body: &Value) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.driver.url, self.session);
         let request = self.http.request(method, url);
         let request = if body.is_null() { request } else { request.json(body) };
         let answer: Value = request.send().expect("WebDriver").json().expect("JSON");
-        assert!(answer["value"].get("error").is_none(), "WebDriver {path}: {answer}");
-        answer["value"].clone()
+        match answer["value"].get("error") {
+            None => Ok(answer["value"].clone()),
+            Some(_) => Err(answer),
+        }
     }
 
     fn goto(&self, url: &str) {
@@ -112,9 +119,21 @@ impl Browser {
         found[ELEMENT].as_str().expect("element id").to_owned()
     }
 
+    /// Clicks the element. When the page it was found on is replaced before
+    /// the click lands (a navigation still finishing: the driver's "stale
+    /// element reference"), it is found again on the new page and clicked there.
     fn click(&self, css: &str) {
-        let id = self.element(css);
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), &json!({}));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let id = self.element(css);
+            match self.try_call(reqwest::Method::POST, &format!("/element/{id}/click"), &json!({})) {
+                Ok(_) => return,
+                Err(answer) if answer["value"]["error"] == "stale element reference" && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(answer) => panic!("WebDriver click on {css}: {answer}"),
+            }
+        }
     }
 
     fn type_into(&self, css: &str, text: &str) {
