@@ -445,6 +445,7 @@ impl Registry {
         let _running = self.warm_lock.lock().await;
         self.warm_queued.store(false, Ordering::SeqCst);
         self.train_packer().await?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let mut after: Option<(String, i64)> = None;
         let mut exhausted = false;
         let mut warmed = 0;
@@ -458,7 +459,7 @@ impl Registry {
                 exhausted = read.len() < page;
                 if let Some(last) = read.last() {
                     after = Some((last.context.clone(), last.id));
-                    next = Some((ticket, self.pack_page(read)));
+                    next = Some((ticket, self.pack_page(read, cores)));
                 }
             }
             if let Some((ticket, parts)) = in_flight.take() {
@@ -490,10 +491,9 @@ impl Registry {
     }
 
     /// Serializes and packs a page of schemas off the async workers, split
-    /// over the cores this process may use: a page of 2,000 takes
+    /// in `cores` parts (the cores this process may use): a page of 2,000 takes
     /// milliseconds (mostly serializing), while the next page is read.
-    fn pack_page(&self, page: Vec<SchemaRecord>) -> Vec<PackingPart> {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    fn pack_page(&self, page: Vec<SchemaRecord>, cores: usize) -> Vec<PackingPart> {
         let mut page = page.into_iter();
         let part_len = page.len().div_ceil(cores).max(1);
         std::iter::from_fn(|| {
