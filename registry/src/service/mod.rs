@@ -30,6 +30,7 @@ mod contracts;
 mod delete;
 mod deploy;
 mod locks;
+mod lz;
 #[doc(hidden)] // Public for `benches/packed.rs` only.
 pub mod packed;
 mod read;
