@@ -45,27 +45,63 @@ fn hash(bytes: &[u8], bits: u32) -> usize {
     (word.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
-/// A dictionary and where each of its four-byte sequences occurs.
-pub struct Dictionary {
-    bytes: Vec<u8>,
+/// Where each four-byte sequence of some bytes occurs: hash chains, newest first.
+struct Chains {
+    bits: u32,
     /// By hash, the last position with it, plus one (0: none).
     heads: Vec<u32>,
     /// By position, the position before it with the same hash, plus one.
     previous: Vec<u32>,
 }
 
+impl Chains {
+    /// Chains for `len` bytes, hashed to `bits` bits.
+    fn new(bits: u32, len: usize) -> Chains {
+        Chains { bits, heads: vec![0; 1 << bits], previous: vec![0; len] }
+    }
+
+    /// Adds `position` of `bytes` (with at least four bytes from there).
+    fn insert(&mut self, bytes: &[u8], position: usize) {
+        let slot = &mut self.heads[hash(&bytes[position..], self.bits)];
+        self.previous[position] = *slot;
+        *slot = position as u32 + 1;
+    }
+
+    /// Improves `best` (length, offset) with the longest match for `ahead`
+    /// among the first [`DEPTH`] positions of `source` with its hash, each
+    /// `offset(position)` back; positions further back than [`MAX_OFFSET`]
+    /// end the walk, as every one after them is further still.
+    fn longest(&self, source: &[u8], ahead: &[u8], offset: impl Fn(usize) -> usize, best: &mut (usize, usize)) {
+        let mut candidate = self.heads[hash(ahead, self.bits)];
+        for _ in 0..DEPTH {
+            let Some(at) = (candidate as usize).checked_sub(1) else { return };
+            let back = offset(at);
+            if back > MAX_OFFSET {
+                return;
+            }
+            if let Some(length) = longer_match(&source[at..], ahead, best.0) {
+                *best = (length, back);
+            }
+            candidate = self.previous[at];
+        }
+    }
+}
+
+/// A dictionary and where each of its four-byte sequences occurs.
+pub struct Dictionary {
+    bytes: Vec<u8>,
+    chains: Chains,
+}
+
 impl Dictionary {
     /// Indexes the last [`MAX_OFFSET`] bytes of `bytes` (the ones a match can reach).
     pub fn new(bytes: &[u8]) -> Dictionary {
         let bytes = bytes[bytes.len().saturating_sub(MAX_OFFSET)..].to_vec();
-        let mut heads = vec![0; 1 << DICTIONARY_HASH_BITS];
-        let mut previous = vec![0; bytes.len()];
+        let mut chains = Chains::new(DICTIONARY_HASH_BITS, bytes.len());
         for position in 0..(bytes.len() + 1).saturating_sub(MIN_MATCH) {
-            let slot = &mut heads[hash(&bytes[position..], DICTIONARY_HASH_BITS)];
-            previous[position] = *slot;
-            *slot = position as u32 + 1;
+            chains.insert(&bytes, position);
         }
-        Dictionary { bytes, heads, previous }
+        Dictionary { bytes, chains }
     }
 
     /// The bytes blocks refer to: what a decoder is given as its dictionary.
@@ -74,11 +110,9 @@ impl Dictionary {
     }
 }
 
-/// The input's own index, filled as the compressor moves along.
+/// The input's own chains, filled as the compressor moves along.
 struct InputIndex {
-    bits: u32,
-    heads: Vec<u32>,
-    previous: Vec<u32>,
+    chains: Chains,
     /// Positions below this are indexed.
     indexed: usize,
 }
@@ -86,7 +120,7 @@ struct InputIndex {
 impl InputIndex {
     fn new(len: usize) -> InputIndex {
         let bits = len.next_power_of_two().trailing_zeros().clamp(8, 16);
-        InputIndex { bits, heads: vec![0; 1 << bits], previous: vec![0; len], indexed: 0 }
+        InputIndex { chains: Chains::new(bits, len), indexed: 0 }
     }
 
     /// Leaves the positions before `position` out of the index: the inside of a match.
@@ -97,9 +131,7 @@ impl InputIndex {
     /// Indexes every position of `input` before `end` not yet indexed.
     fn index_to(&mut self, input: &[u8], end: usize) {
         while self.indexed < end && self.indexed + MIN_MATCH <= input.len() {
-            let slot = &mut self.heads[hash(&input[self.indexed..], self.bits)];
-            self.previous[self.indexed] = *slot;
-            *slot = self.indexed as u32 + 1;
+            self.chains.insert(input, self.indexed);
             self.indexed += 1;
         }
     }
@@ -172,31 +204,10 @@ pub fn compress(dictionary: Option<&Dictionary>, input: &[u8]) -> Vec<u8> {
         let ahead = &input[position..match_end];
         // (length, offset) of the longest match found.
         let mut best = (0, 0);
-        let mut candidate = index.heads[hash(ahead, index.bits)];
-        for _ in 0..DEPTH {
-            let Some(earlier) = (candidate as usize).checked_sub(1) else { break };
-            let offset = position - earlier;
-            if offset > MAX_OFFSET {
-                break;
-            }
-            if let Some(length) = longer_match(&input[earlier..], ahead, best.0) {
-                best = (length, offset);
-            }
-            candidate = index.previous[earlier];
-        }
+        index.chains.longest(input, ahead, |earlier| position - earlier, &mut best);
         if let Some(dictionary) = dictionary {
-            let mut candidate = dictionary.heads[hash(ahead, DICTIONARY_HASH_BITS)];
-            for _ in 0..DEPTH {
-                let Some(at) = (candidate as usize).checked_sub(1) else { break };
-                let offset = dictionary.bytes.len() - at + position;
-                if offset > MAX_OFFSET {
-                    break;
-                }
-                if let Some(length) = longer_match(&dictionary.bytes[at..], ahead, best.0) {
-                    best = (length, offset);
-                }
-                candidate = dictionary.previous[at];
-            }
+            let reach = dictionary.bytes.len() + position;
+            dictionary.chains.longest(&dictionary.bytes, ahead, |at| reach - at, &mut best);
         }
         let (length, offset) = best;
         if length >= MIN_MATCH {
