@@ -158,7 +158,7 @@ async fn reload_forever(
 /// in-flight connections finish (for at most [`DRAIN`]).
 pub async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    app: crate::http::Api,
     tls: &TlsSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {

@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use stele_compat::CompatibilityLevel;
+use stele_registry::http::Api;
 use stele_registry::http::{AppState, ROUTES, app, request};
 use stele_registry::server;
 use stele_registry::settings::{DatabaseUrl, LogFormat, Settings};
@@ -21,7 +21,7 @@ use tower::ServiceExt as _;
 #[derive(Clone)]
 struct TestApp {
     state: AppState,
-    router: Router,
+    router: Api,
     database: Database,
     _dir: Arc<tempfile::TempDir>,
 }
@@ -840,6 +840,38 @@ async fn a_warm_up_in_pages_trains_on_ids_spread_wide_and_holds_every_schema(app
     }
 }
 
+async fn a_subject_in_a_path_is_percent_decoded_once_ahead_of_the_router_and_behind_it(app: TestApp) {
+    let schema = json!({"schema": record(&[("id", "string")])});
+    // `%2541` is `%41` on the wire: the subject is `a%41`, not `aA`. The first
+    // call of each goes through the router, the repeat is answered ahead of it.
+    for (path, subject) in [("a%2541", "a%41"), ("x%2Fy", "x/y"), ("caf%C3%A9", "café")] {
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let (status, body) =
+                app.call(Method::POST, &format!("/subjects/{path}/versions"), Some(schema.clone())).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            ids.push(body["id"].clone());
+        }
+        assert!(ids.iter().all(|id| *id == ids[0]), "{path}: {ids:?}");
+        for _ in 0..3 {
+            let (status, body) = app.call(Method::POST, &format!("/subjects/{path}"), Some(schema.clone())).await;
+            assert_eq!(
+                (status, body["subject"].clone(), body["version"].clone()),
+                (StatusCode::OK, json!(subject), json!(1)),
+                "{path}: {body}"
+            );
+        }
+        let (status, body) = app.call(Method::GET, &format!("/subjects/{path}/versions"), None).await;
+        assert_eq!((status, body), (StatusCode::OK, json!([1])), "{path}");
+    }
+    let (_, subjects) = app.call(Method::GET, "/subjects", None).await;
+    assert_eq!(subjects, json!(["a%41", "café", "x/y"]));
+    // Not UTF-8 once decoded: the router's answer, whichever path saw it first.
+    let (first, _) = app.call(Method::POST, "/subjects/%FF/versions", Some(schema.clone())).await;
+    let (again, _) = app.call(Method::POST, "/subjects/%FF/versions", Some(schema)).await;
+    assert!(first.is_client_error() && first == again, "{first} then {again}");
+}
+
 async fn a_schema_by_id_carries_an_etag_and_answers_304_when_the_client_has_it(app: TestApp) {
     let (_, body) =
         app.call(Method::POST, "/subjects/tagged/versions", Some(json!({"schema": record(&[("id", "string")])}))).await;
@@ -1042,6 +1074,7 @@ async fn a_subject_config_overrides_confluents_fields_whole_and_inherits_steles_
 }
 
 on_both_backends!(
+    a_subject_in_a_path_is_percent_decoded_once_ahead_of_the_router_and_behind_it,
     an_import_overwrite_racing_a_new_reference_never_leaves_the_reference_meaning_the_new_schema,
     a_pinned_number_is_skipped_by_explicit_versions_and_tags_and_their_metadata_says_so,
     an_import_does_not_overwrite_a_version_a_published_service_reads,

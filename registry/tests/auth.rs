@@ -5,12 +5,12 @@
 //! authorization (any status but 401 and 403), refused ones exactly 401 (no or
 //! bad credentials, with `WWW-Authenticate`) or 403 (error code 40301).
 
-use axum::Router;
 use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use stele_registry::auth::authn::token_hash;
 use stele_registry::auth::{AuthSettings, Grant, Role, TokenEntry};
+use stele_registry::http::Api;
 use stele_registry::http::{ROUTES, app, request};
 use stele_registry::server;
 use stele_registry::settings::{DatabaseUrl, Settings};
@@ -29,7 +29,7 @@ fn token(name: &str, expires_at: Option<i64>) -> TokenEntry {
     TokenEntry { name: name.into(), sha256: token_hash(&format!("secret-{name}")), expires_at }
 }
 
-async fn router(postgres: bool) -> Option<(Router, tempfile::TempDir)> {
+async fn router(postgres: bool) -> Option<(Api, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = if postgres {
         stele_tests::postgres::fresh_database()?
@@ -62,7 +62,7 @@ async fn router(postgres: bool) -> Option<(Router, tempfile::TempDir)> {
 }
 
 async fn call(
-    router: &Router,
+    router: &Api,
     method: &Method,
     uri: &str,
     body: Option<&Value>,
@@ -151,7 +151,7 @@ fn allowed(who: Option<&str>, route: (&str, &str), subject: &str) -> Option<bool
     })
 }
 
-async fn matrix(router: &Router) {
+async fn matrix(router: &Api) {
     // Something to read: a schema under both subjects, registered by the global admin.
     for subject in ["orders-value", "payments-value"] {
         let body = json!({"schema": record("Order")});

@@ -5,16 +5,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{Method, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
+use stele_registry::http::Api;
 use stele_registry::http::{app, request};
 use stele_registry::server;
 use stele_registry::settings::{DatabaseUrl, Limits, Settings};
 use tower::ServiceExt as _;
 
-async fn router(limits: Limits) -> (Router, tempfile::TempDir) {
+async fn router(limits: Limits) -> (Api, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let settings = Settings {
         database: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("stele.db").display())),
@@ -25,7 +25,7 @@ async fn router(limits: Limits) -> (Router, tempfile::TempDir) {
     (app(server::state(store, &settings).expect("state")), dir)
 }
 
-async fn call(router: &Router, method: Method, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
+async fn call(router: &Api, method: Method, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
     let text = body.map(ToString::to_string);
     let response = router.clone().oneshot(request(method, uri, text.as_deref())).await.expect("response");
     let status = response.status();
