@@ -235,16 +235,16 @@ where
             && let Some(id) = path.strip_prefix("/schemas/ids/")
         {
             if let Some(response) = hot.schema_by_id(&request, id) {
-                return ApiFuture::Ready(Some(response));
+                return ApiFuture::ready(response);
             }
         } else if method == Method::POST
             && let Some((route, subject)) = hot_post(path)
         {
             let hot = Arc::clone(hot);
-            return ApiFuture::Pending(Box::pin(async move { hot_answer(&hot, request, route, subject).await }));
+            return ApiFuture::pending(async move { hot_answer(&hot, request, route, subject).await });
         }
         let hot = Arc::clone(hot);
-        ApiFuture::Pending(Box::pin(async move { hot.full_stack(request).await }))
+        ApiFuture::pending(async move { hot.full_stack(request).await })
     }
 }
 
@@ -264,21 +264,33 @@ impl<L: axum::serve::Listener> tower::Service<axum::serve::IncomingStream<'_, L>
 }
 
 /// [`Api`]'s answer: at once for a cached read, else a request on its way.
-pub enum ApiFuture {
+pub struct ApiFuture(Answer);
+
+enum Answer {
     Ready(Option<Response>),
     Pending(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl ApiFuture {
+    fn ready(response: Response) -> ApiFuture {
+        ApiFuture(Answer::Ready(Some(response)))
+    }
+
+    fn pending(future: impl Future<Output = Response> + Send + 'static) -> ApiFuture {
+        ApiFuture(Answer::Pending(Box::pin(future)))
+    }
 }
 
 impl Future for ApiFuture {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
+        match &mut self.get_mut().0 {
             // Taken on the first poll; a future is not polled after it completes.
-            ApiFuture::Ready(response) => {
+            Answer::Ready(response) => {
                 Poll::Ready(Ok(response.take().unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())))
             }
-            ApiFuture::Pending(future) => future.as_mut().poll(context).map(Ok),
+            Answer::Pending(future) => future.as_mut().poll(context).map(Ok),
         }
     }
 }
@@ -338,12 +350,13 @@ impl HotPath {
 }
 
 /// Whether a request may be answered ahead of the middleware stack: nothing
-/// to authenticate, no trace to continue, a media type the stack accepts and
-/// a path it would not rewrite.
+/// to authenticate, no trace to continue, no request id of the client's own to
+/// echo, a media type the stack accepts and a path it would not rewrite.
 fn plain(state: &AppState, request: &Request) -> bool {
     let headers = request.headers();
     state.auth.is_none()
         && !headers.contains_key(TRACEPARENT)
+        && !headers.contains_key(X_REQUEST_ID)
         && !crate::telemetry::tracing_enabled()
         && !request.uri().path().contains("//")
         && headers.get(header::CONTENT_TYPE).is_none_or(|value| {
@@ -384,6 +397,9 @@ async fn hot_answer(hot: &HotPath, request: Request, route: HotRoute, subject: S
 
 /// W3C trace context, sent by callers whose trace a request continues.
 const TRACEPARENT: axum::http::HeaderName = axum::http::HeaderName::from_static("traceparent");
+
+/// A request's id, made by the full stack or sent by the client (and echoed).
+const X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 /// `Cache-Control` of an id's default answer: its bytes never change.
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -489,6 +505,12 @@ async fn transport(mut request: Request, next: Next) -> Response {
             Ok(uri) => *request.uri_mut() = uri,
             Err(_) => return wire::not_found().into_response(),
         }
+    }
+    // JAX-RS would read such bytes as U+FFFD and store a name no client can
+    // spell again; every route here answers this instead, in either URL form.
+    if percent_encoding::percent_decode_str(request.uri().path()).decode_utf8().is_err() {
+        let message = format!("The request path is not UTF-8 once percent-decoded: {}", request.uri().path());
+        return RegistryError::bad_request(message).into_response();
     }
     if request.uri().path().starts_with("/contexts/") {
         return rewrite_context_paths(request, next).await;
@@ -634,8 +656,8 @@ fn tail_path(segments: &[&str]) -> String {
     })
 }
 
-/// Path parameters, percent-decoded leniently (invalid UTF-8 becomes U+FFFD
-/// rather than a rejection).
+/// Path parameters, percent-decoded (a path that is not UTF-8 once decoded
+/// is refused before routing, see `transport`).
 pub struct PathParams(Vec<(String, String)>);
 
 impl PathParams {
